@@ -1,0 +1,183 @@
+/**
+ * Workflow types, the `queue-control` command, the `queue-events` message and the workflow
+ * record (DESIGN.md "Contracts": the seed's field names are kept).
+ */
+import { z } from 'zod';
+import { EpochMs, KLINE_INTERVALS, KlineInterval, Market, SafeName, Symbol } from './common.ts';
+import type { Dataset, RecordKind } from './records.ts';
+
+
+export const WORKFLOW_STATUSES = ['pending', 'started', 'loading', 'completed', 'error', 'cancelled'] as const;
+export const WorkflowStatus = z.enum(WORKFLOW_STATUSES);
+export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
+
+/** Terminal statuses: nothing moves a workflow out of them except an explicit retry. */
+export const TERMINAL_STATUSES: ReadonlySet<WorkflowStatus> = new Set(['completed', 'error', 'cancelled']);
+
+/** Workflow types in the seed's naming. */
+export const WorkflowType = z.union([
+  z.templateLiteral(['api_candles_', KlineInterval]),
+  z.templateLiteral(['bulk_candles_', KlineInterval]),
+  z.templateLiteral(['ws_candles_', KlineInterval]),
+  z.enum([
+    'api_trades',
+    'api_agg_trades',
+    'api_funding',
+    'ws_trades',
+    'ws_agg_trades',
+    'ws_depth',
+    'ws_book_ticker',
+    'graph_build',
+    'gnn_train',
+  ]),
+]);
+export type WorkflowType = z.infer<typeof WorkflowType>;
+
+/** Functions a command can target. */
+export const Target = z.enum(['loader-api', 'loader-bulk', 'loader-ws', 'arango-connector', 'graph-builder', 'gnn-trainer']);
+export type Target = z.infer<typeof Target>;
+
+/** What a workflow type loads: the function that runs it, the record kind and the dataset. */
+export interface WorkflowPlan {
+  target: Target;
+  kind: RecordKind | null;
+  dataset: Dataset | null;
+  interval: KlineInterval | null;
+}
+
+export function planFor(type: WorkflowType): WorkflowPlan {
+  const m = /^(api|bulk|ws)_candles_(.+)$/.exec(type);
+  if (m) {
+    const interval = KlineInterval.parse(m[2]);
+    const target = m[1] === 'api' ? 'loader-api' : m[1] === 'bulk' ? 'loader-bulk' : 'loader-ws';
+    return { target, kind: 'kline', dataset: `klines_${interval}`, interval };
+  }
+  switch (type) {
+    case 'api_trades':
+      return { target: 'loader-api', kind: 'trade', dataset: 'trades', interval: null };
+    case 'api_agg_trades':
+      return { target: 'loader-api', kind: 'agg_trade', dataset: 'agg_trades', interval: null };
+    case 'api_funding':
+      return { target: 'loader-api', kind: 'funding', dataset: 'funding', interval: null };
+    case 'ws_trades':
+      return { target: 'loader-ws', kind: 'trade', dataset: 'trades', interval: null };
+    case 'ws_agg_trades':
+      return { target: 'loader-ws', kind: 'agg_trade', dataset: 'agg_trades', interval: null };
+    case 'ws_depth':
+      return { target: 'loader-ws', kind: 'depth', dataset: 'depth', interval: null };
+    case 'ws_book_ticker':
+      return { target: 'loader-ws', kind: 'book_ticker', dataset: 'book_ticker', interval: null };
+    case 'graph_build':
+      return { target: 'graph-builder', kind: null, dataset: null, interval: null };
+    default:
+      return { target: 'gnn-trainer', kind: null, dataset: null, interval: null };
+  }
+}
+
+export { KLINE_INTERVALS };
+
+/**
+ * Queue id in the seed's shape: `wf-<symbol>-<type>-<yyyymmdd>-<6 hex>`
+ * (e.g. `wf-btcusdt-api_candles_5m-20240801-a1b2c3`).
+ */
+export const QueueId = z
+  .string()
+  .regex(/^wf-[a-z0-9]{2,20}-[a-z0-9_]+-\d{8}-[0-9a-f]{6}$/, 'queue_id must look like wf-btcusdt-api_candles_5m-20240801-a1b2c3');
+export type QueueId = z.infer<typeof QueueId>;
+
+/** The `queue-control` command (seed fields plus `market`, `start`, `end`). */
+export const QueueCommand = z.object({
+  command: z.enum(['start', 'stop']),
+  queue_id: QueueId,
+  target: Target,
+  symbol: Symbol,
+  type: WorkflowType,
+  market: Market.default('spot'),
+  /** The seed's `yyyy-mm-dd:yyyy-mm-dd` text as the user gave it (informative). */
+  time_range: z.string(),
+  /** Authoritative half-open range [start, end) in epoch ms, UTC. */
+  start: EpochMs,
+  end: EpochMs,
+  kafka_topic: SafeName,
+  collection_name: SafeName,
+  telemetry_id: z.string().min(1),
+  /** Image for the Job; always from the manager's allow-list, never from a request. */
+  image: z.string().optional(),
+  timestamp: z.iso.datetime(),
+});
+export type QueueCommand = z.infer<typeof QueueCommand>;
+
+/** Error details carried into a workflow's status, e.g. `{code: -1121, message: "Invalid symbol."}`. */
+export const WorkflowError = z.object({
+  code: z.union([z.number(), z.string()]),
+  message: z.string(),
+  source: z.string().optional(),
+});
+export type WorkflowError = z.infer<typeof WorkflowError>;
+
+export const Progress = z.object({
+  pages: z.number().int().nonnegative().optional(),
+  records: z.number().int().nonnegative().optional(),
+  percent: z.number().min(0).max(100).optional(),
+  /** Milliseconds of the requested range skipped because the coverage ledger had them. */
+  skipped_ms: z.number().nonnegative().optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+/** The `queue-events` message (seed fields plus structured details). */
+export const QueueEvent = z.object({
+  queue_id: QueueId,
+  producer: z.string().min(1),
+  symbol: Symbol,
+  type: WorkflowType,
+  status: WorkflowStatus,
+  message: z.string().default(''),
+  records_written: z.number().int().nonnegative().default(0),
+  finished: z.boolean().default(false),
+  timestamp: z.iso.datetime(),
+  /** Monotonic per producer and workflow, so duplicates and late events can be recognised. */
+  seq: z.number().int().nonnegative().optional(),
+  progress: Progress.optional(),
+  error: WorkflowError.optional(),
+  /** From a loader's final event: batches published, so the sink knows when all are stored. */
+  batches_published: z.number().int().nonnegative().optional(),
+  /** Exchange gaps found by the loader (half-open ranges, epoch ms). */
+  gaps: z.array(z.object({ from: EpochMs, to: EpochMs })).optional(),
+});
+export type QueueEvent = z.infer<typeof QueueEvent>;
+export type QueueEventInput = z.input<typeof QueueEvent>;
+
+/** A workflow as the manager stores and serves it. */
+export const Workflow = z.object({
+  queue_id: QueueId,
+  symbol: Symbol,
+  market: Market,
+  type: WorkflowType,
+  target: Target,
+  time_range: z.string(),
+  start: EpochMs,
+  end: EpochMs,
+  status: WorkflowStatus,
+  kafka_topic: SafeName,
+  collection_name: SafeName,
+  telemetry_id: z.string(),
+  records_written: z.number().int().nonnegative(),
+  progress: Progress.optional(),
+  error: WorkflowError.optional(),
+  attempt: z.number().int().positive(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+  /** Last time any service reported on this workflow (for the stall watchdog). */
+  last_event_at: z.iso.datetime(),
+  finished_at: z.iso.datetime().optional(),
+  timeline: z.array(
+    z.object({
+      at: z.iso.datetime(),
+      producer: z.string(),
+      status: WorkflowStatus,
+      message: z.string(),
+      records_written: z.number().int().nonnegative().optional(),
+    }),
+  ),
+});
+export type Workflow = z.infer<typeof Workflow>;
