@@ -1,0 +1,414 @@
+/**
+ * Store adapter on ArangoDB (arangojs 10): the cluster's store (DESIGN.md "Ports and adapters").
+ * The database and collections are created on first use. Series records are documents
+ * `{ _key, series, time, doc }` with a persistent index on (series, time, _key); documents are
+ * `{ _key, rev, doc }` where `rev` is our own revision counter for optimistic concurrency.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Database } from 'arangojs';
+import { isArangoError, isNetworkError } from 'arangojs/errors';
+import type { QueryOptions } from 'arangojs/queries';
+import type { Logger } from '../runtime/logger.ts';
+import { AppError, ConflictError, DependencyError, InvalidInputError } from '../runtime/errors.ts';
+import { mergeRangeSet } from './ranges.ts';
+import type {
+  FindQuery,
+  Range,
+  RangeQuery,
+  SeriesRecord,
+  SeriesStats,
+  Store,
+  StoredDoc,
+  UpsertResult,
+} from './store.ts';
+import {
+  assertCollectionName,
+  assertKey,
+  checkFindQuery,
+  checkRangeQuery,
+  checkRanges,
+  prepareBatch,
+  toJson,
+} from './validate.ts';
+
+export interface ArangoStoreOptions {
+  url: string;
+  database: string;
+  username: string;
+  password: string;
+  logger?: Logger;
+  /**
+   * Give up on a request after this long (default 60 s): a hung server then answers 503 and the
+   * delivery is retried, instead of holding the event forever. A record UPSERT retried after a
+   * timeout that did commit finds its records unchanged; a document write finds a newer revision
+   * (ConflictError), which callers handle by reading again.
+   */
+  timeoutMs?: number;
+}
+
+type Kind = 'series' | 'documents';
+
+// https://docs.arangodb.com/stable/develop/error-codes/
+const ERR = {
+  lockTimeout: 18,
+  shuttingDown: 30,
+  readOnly: 1004,
+  conflict: 1200,
+  collectionNotFound: 1203,
+  duplicateName: 1207,
+  uniqueConstraint: 1210,
+  databaseNotFound: 1228,
+} as const;
+const UNAVAILABLE: readonly number[] = [
+  ERR.lockTimeout,
+  ERR.shuttingDown,
+  ERR.readOnly,
+  ERR.databaseNotFound,
+];
+const MIN_TIME = Number.MIN_SAFE_INTEGER;
+const MAX_TIME = Number.MAX_SAFE_INTEGER;
+/** Concurrent UPSERTs of the same new key can collide; the query is idempotent, so run it again. */
+const WRITE_ATTEMPTS = 5;
+
+const isWriteRace = (err: unknown): boolean =>
+  isArangoError(err) && (err.errorNum === ERR.conflict || err.errorNum === ERR.uniqueConstraint);
+
+/**
+ * One AQL query per batch, atomic on a single server. Records identical to the stored ones are
+ * filtered out before the UPSERT, so a replay writes nothing (no new `_rev`, no churn); REPLACE
+ * (not UPDATE) so that fields dropped from a record do not linger through an object merge.
+ * The lookup reads the collection before the UPSERT writes it, which AQL allows.
+ */
+const UPSERT_AQL = `
+FOR r IN @records
+  LET old = FIRST(FOR d IN @@c FILTER d._key == r._key LIMIT 1 RETURN d)
+  FILTER old == null OR old.series != r.series OR old.time != r.time OR old.doc != r.doc
+  UPSERT { _key: r._key } INSERT r REPLACE r IN @@c
+  RETURN OLD ? 1 : 0`;
+
+/** Connects lazily: nothing is sent until the first call. */
+export function createArangoStore(opts: ArangoStoreOptions): Store {
+  return new ArangoStore(opts);
+}
+
+class ArangoStore implements Store {
+  private readonly system: Database;
+  private readonly db: Database;
+  private ready: Promise<void> | undefined;
+  private readonly collections = new Map<string, { kind: Kind; ready: Promise<void> }>();
+  private closed = false;
+
+  constructor(private readonly opts: ArangoStoreOptions) {
+    this.system = new Database({
+      url: opts.url,
+      auth: { username: opts.username, password: opts.password },
+      timeout: opts.timeoutMs ?? 60_000,
+    });
+    this.db = this.system.database(opts.database);
+  }
+
+  /** Runs `fn` once the database exists, mapping driver errors to the platform's errors. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new DependencyError('arangodb store is closed');
+    try {
+      await this.init();
+      return await fn();
+    } catch (err) {
+      throw this.toStoreError(err);
+    }
+  }
+
+  private toStoreError(err: unknown): Error {
+    if (err instanceof AppError) return err;
+    if (isNetworkError(err)) return new DependencyError(`arangodb unreachable: ${err.message}`, err);
+    if (isArangoError(err)) {
+      if (err.errorNum === ERR.collectionNotFound || err.errorNum === ERR.databaseNotFound) {
+        // Dropped behind our back: create it again on the next call.
+        this.collections.clear();
+        this.ready = undefined;
+      }
+      const status = err.code ?? 0;
+      if (status >= 500 || status === 401 || status === 403 || UNAVAILABLE.includes(err.errorNum))
+        return new DependencyError(`arangodb unavailable: ${err.errorNum} ${err.message}`, err);
+      if (err.errorNum === ERR.collectionNotFound)
+        return new DependencyError(`arangodb: ${err.message}`, err);
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= (async () => {
+      if (await this.db.exists()) return;
+      try {
+        await this.system.createDatabase(this.opts.database);
+        this.opts.logger?.info({ database: this.opts.database }, 'arangodb database created');
+      } catch (err) {
+        if (!(isArangoError(err) && err.errorNum === ERR.duplicateName)) throw err; // created concurrently: fine
+      }
+    })().catch((err: unknown) => {
+      this.ready = undefined; // try again on the next call: the server may come up later
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private ensure(name: string, kind: Kind): Promise<void> {
+    assertCollectionName(name);
+    const known = this.collections.get(name);
+    if (known) {
+      if (known.kind !== kind)
+        throw new InvalidInputError(`collection ${name} holds ${known.kind}, not ${kind}`);
+      return known.ready;
+    }
+    const ready = this.createCollection(name, kind).catch((err: unknown) => {
+      this.collections.delete(name);
+      throw err;
+    });
+    this.collections.set(name, { kind, ready });
+    return ready;
+  }
+
+  private async createCollection(name: string, kind: Kind): Promise<void> {
+    const col = this.db.collection(name);
+    if (!(await col.exists())) {
+      try {
+        await this.db.createCollection(name);
+      } catch (err) {
+        if (!(isArangoError(err) && err.errorNum === ERR.duplicateName)) throw err;
+      }
+    }
+    if (kind === 'series') {
+      await col.ensureIndex({
+        type: 'persistent',
+        name: 'series_time_key',
+        fields: ['series', 'time', '_key'],
+      });
+    }
+  }
+
+  private async all<T>(
+    query: string,
+    bindVars: Record<string, unknown>,
+    options?: QueryOptions,
+  ): Promise<T[]> {
+    const cursor = await this.db.query<T>(query, bindVars, options);
+    return cursor.all();
+  }
+
+  ensureCollection(name: string, kind: 'series' | 'documents'): Promise<void> {
+    return this.call(() => this.ensure(name, kind));
+  }
+
+  upsertRecords(collection: string, records: readonly SeriesRecord[]): Promise<UpsertResult> {
+    return this.call(async () => {
+      await this.ensure(collection, 'series');
+      const rows = prepareBatch(records).map((r) => ({
+        _key: r.key,
+        series: r.series,
+        time: r.time,
+        doc: r.doc,
+      }));
+      if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: records.length };
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const written = await this.all<number>(UPSERT_AQL, { '@c': collection, records: rows });
+          const updated = written.reduce((s, w) => s + w, 0);
+          return { inserted: written.length - updated, updated, unchanged: records.length - written.length };
+        } catch (err) {
+          if (!isWriteRace(err)) throw err;
+          if (attempt >= WRITE_ATTEMPTS)
+            throw new ConflictError(`upsert into ${collection} kept colliding with other writers`);
+          this.opts.logger?.debug(
+            { collection, attempt },
+            'upsert collided with a concurrent writer; retrying',
+          );
+          await sleep(5 * attempt + Math.random() * 10);
+        }
+      }
+    });
+  }
+
+  getRecord(collection: string, key: string): Promise<Record<string, unknown> | null> {
+    return this.call(async () => {
+      await this.ensure(collection, 'series');
+      const [doc] = await this.all<Record<string, unknown>>(
+        'FOR d IN @@c FILTER d._key == @key LIMIT 1 RETURN d.doc',
+        { '@c': collection, key },
+      );
+      return doc ?? null;
+    });
+  }
+
+  rangeQuery(collection: string, rq: RangeQuery): Promise<SeriesRecord[]> {
+    return this.call(async () => {
+      checkRangeQuery(rq);
+      await this.ensure(collection, 'series');
+      const bind: Record<string, unknown> = {
+        '@c': collection,
+        series: rq.series,
+        // Start at max(from, after.time) so the index scan skips pages already read.
+        lo: Math.max(rq.from ?? MIN_TIME, rq.after?.time ?? MIN_TIME),
+        hi: rq.to ?? MAX_TIME,
+        limit: rq.limit,
+      };
+      let keyset = '';
+      if (rq.after) {
+        keyset = 'FILTER d.time > @at OR (d.time == @at AND d._key > @ak)';
+        Object.assign(bind, { at: rq.after.time, ak: rq.after.key });
+      }
+      return this.all<SeriesRecord>(
+        `FOR d IN @@c FILTER d.series == @series AND d.time >= @lo AND d.time < @hi ${keyset}
+         SORT d.series, d.time, d._key LIMIT @limit
+         RETURN { key: d._key, series: d.series, time: d.time, doc: d.doc }`,
+        bind,
+      );
+    });
+  }
+
+  count(collection: string, series?: string): Promise<number> {
+    return this.call(async () => {
+      await this.ensure(collection, 'series');
+      const filter = series === undefined ? '' : 'FILTER d.series == @series';
+      const bind = series === undefined ? { '@c': collection } : { '@c': collection, series };
+      const [n] = await this.all<number>(`FOR d IN @@c ${filter} COLLECT WITH COUNT INTO n RETURN n`, bind);
+      return n ?? 0;
+    });
+  }
+
+  seriesStats(collection: string, series?: string): Promise<SeriesStats[]> {
+    return this.call(async () => {
+      await this.ensure(collection, 'series');
+      const filter = series === undefined ? '' : 'FILTER d.series == @series';
+      const bind = series === undefined ? { '@c': collection } : { '@c': collection, series };
+      return this.all<SeriesStats>(
+        `FOR d IN @@c ${filter}
+         COLLECT s = d.series AGGREGATE n = LENGTH(1), lo = MIN(d.time), hi = MAX(d.time)
+         SORT s
+         RETURN { series: s, count: n, first: lo, last: hi }`,
+        bind,
+      );
+    });
+  }
+
+  private async readDoc<T>(collection: string, key: string): Promise<StoredDoc<T> | null> {
+    await this.ensure(collection, 'documents');
+    const [found] = await this.all<StoredDoc<T>>(
+      'FOR d IN @@c FILTER d._key == @key LIMIT 1 RETURN { doc: d.doc, rev: d.rev }',
+      { '@c': collection, key },
+    );
+    return found ?? null;
+  }
+
+  private async writeDoc(
+    collection: string,
+    key: string,
+    doc: unknown,
+    expectedRev?: number,
+  ): Promise<number> {
+    await this.ensure(collection, 'documents');
+    try {
+      if (expectedRev === undefined) {
+        await this.all('INSERT { _key: @key, rev: 1, doc: @doc } INTO @@c', { '@c': collection, key, doc });
+        return 1;
+      }
+      // `_rev` with ignoreRevs: false makes the server re-check, under the document's write
+      // lock, that nobody replaced it since our FILTER read it.
+      const [rev] = await this.all<number>(
+        `FOR d IN @@c FILTER d._key == @key AND d.rev == @rev
+           REPLACE { _key: d._key, _rev: d._rev, rev: @rev + 1, doc: @doc } IN @@c OPTIONS { ignoreRevs: false }
+           RETURN NEW.rev`,
+        { '@c': collection, key, rev: expectedRev, doc },
+      );
+      if (rev === undefined)
+        throw new ConflictError(`${collection}/${key} is not at revision ${expectedRev}`);
+      return rev;
+    } catch (err) {
+      if (isArangoError(err) && err.errorNum === ERR.uniqueConstraint)
+        throw new ConflictError(`${collection}/${key} already exists`);
+      if (isArangoError(err) && err.errorNum === ERR.conflict)
+        throw new ConflictError(`${collection}/${key} was written concurrently`);
+      throw err;
+    }
+  }
+
+  getDoc<T>(collection: string, key: string): Promise<StoredDoc<T> | null> {
+    return this.call(() => this.readDoc<T>(collection, key));
+  }
+
+  putDoc<T>(collection: string, key: string, doc: T, expectedRev?: number): Promise<number> {
+    return this.call(() => {
+      assertKey(key);
+      if (expectedRev !== undefined && !Number.isSafeInteger(expectedRev))
+        throw new InvalidInputError('expectedRev must be an integer');
+      toJson(`document ${key}`, doc); // same rejections as the SQLite adapter
+      return this.writeDoc(collection, key, doc, expectedRev);
+    });
+  }
+
+  findDocs<T>(collection: string, fq: FindQuery): Promise<{ items: StoredDoc<T>[]; total: number }> {
+    return this.call(async () => {
+      checkFindQuery(fq);
+      await this.ensure(collection, 'documents');
+      const bind: Record<string, unknown> = { '@c': collection, offset: fq.offset ?? 0, limit: fq.limit };
+      const filters = Object.entries(fq.where ?? {}).map(([field, value], i) => {
+        bind[`f${i}`] = field;
+        bind[`v${i}`] = value;
+        return `FILTER d.doc[@f${i}] == @v${i}`;
+      });
+      let sort = 'SORT d._key';
+      if (fq.sortBy !== undefined) {
+        bind['sortBy'] = fq.sortBy;
+        sort = `SORT d.doc[@sortBy] ${fq.desc ? 'DESC' : 'ASC'}, d._key`;
+      }
+      const cursor = await this.db.query<StoredDoc<T>>(
+        `FOR d IN @@c ${filters.join(' ')} ${sort} LIMIT @offset, @limit RETURN { doc: d.doc, rev: d.rev }`,
+        bind,
+        { fullCount: true },
+      );
+      const items = await cursor.all();
+      return { items, total: cursor.extra.stats?.fullCount ?? items.length };
+    });
+  }
+
+  mergeRanges(collection: string, key: string, add: readonly Range[]): Promise<Range[]> {
+    return this.call(async () => {
+      assertKey(key);
+      checkRanges(add);
+      // Optimistic read-merge-write: a concurrent merge makes our revision stale, so we read
+      // again and merge on top of it; nothing is lost and no lock is held across round trips.
+      for (let attempt = 1; ; attempt++) {
+        const stored = await this.readDoc<{ ranges: Range[] }>(collection, key);
+        const have = stored?.doc.ranges ?? [];
+        const merged = mergeRangeSet([...have, ...add]);
+        if (JSON.stringify(merged) === JSON.stringify(have)) return merged;
+        try {
+          await this.writeDoc(collection, key, { ranges: merged }, stored?.rev);
+          return merged;
+        } catch (err) {
+          if (!(err instanceof ConflictError) || attempt >= 50) throw err;
+          await sleep(Math.random() * 5 * Math.min(attempt, 10));
+        }
+      }
+    });
+  }
+
+  getRanges(collection: string, key: string): Promise<Range[]> {
+    return this.call(
+      async () => (await this.readDoc<{ ranges: Range[] }>(collection, key))?.doc.ranges ?? [],
+    );
+  }
+
+  ping(): Promise<void> {
+    return this.call(async () => {
+      await this.db.version();
+    });
+  }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.system.close();
+    }
+    return Promise.resolve();
+  }
+}

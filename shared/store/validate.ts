@@ -1,0 +1,121 @@
+/**
+ * Checks shared by every Store adapter, so that SQLite and ArangoDB accept and reject the same
+ * input (the contract suite runs against both). Anything rejected here is an InvalidInputError:
+ * the batch can never succeed, so it is answered 400 and dead-lettered, not retried.
+ */
+import { InvalidInputError } from '../runtime/errors.ts';
+import type { FindQuery, Range, RangeQuery, SeriesRecord } from './store.ts';
+
+/** Collection names: valid as an ArangoDB collection and a (quoted) SQLite table name. */
+export const COLLECTION_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,119}$/;
+
+/**
+ * Keys: the characters ArangoDB allows in `_key`, at most 254 of them
+ * (https://docs.arangodb.com/stable/concepts/data-structure/documents/#document-keys).
+ */
+export const DOC_KEY = /^[a-zA-Z0-9_\-:.@()+,=;$!*'%]{1,254}$/;
+
+/** Top-level field names usable in `findDocs` filters and sorts. */
+export const FIELD_NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;
+
+export function assertCollectionName(name: string): void {
+  if (!COLLECTION_NAME.test(name))
+    throw new InvalidInputError(`invalid collection name ${JSON.stringify(name)}`);
+}
+
+export function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || !DOC_KEY.test(key))
+    throw new InvalidInputError(`invalid key ${JSON.stringify(key)}`);
+}
+
+function assertField(name: string): void {
+  if (!FIELD_NAME.test(name)) throw new InvalidInputError(`invalid field name ${JSON.stringify(name)}`);
+}
+
+function assertCount(what: string, n: unknown): void {
+  if (!Number.isSafeInteger(n) || (n as number) < 0)
+    throw new InvalidInputError(`${what} must be a non-negative integer`);
+}
+
+/** JSON text of a document; InvalidInputError when it has none (BigInt, cycles, undefined). */
+export function toJson(what: string, value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw new InvalidInputError(`${what} is not serialisable: ${(err as Error).message}`);
+  }
+  if (json === undefined) throw new InvalidInputError(`${what} is not serialisable`);
+  return json;
+}
+
+/** A validated record with its document's JSON text. */
+export interface PreparedRecord {
+  key: string;
+  series: string;
+  time: number;
+  doc: Record<string, unknown>;
+  json: string;
+}
+
+/**
+ * Validates and serialises a batch before anything is written, so a bad entry fails the whole
+ * batch. Records sharing a key collapse to the last one (what sequential writes would leave);
+ * the ones it supersedes wrote nothing of their own and are counted as unchanged.
+ */
+export function prepareBatch(records: readonly SeriesRecord[]): PreparedRecord[] {
+  const byKey = new Map<string, PreparedRecord>();
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as SeriesRecord | null | undefined;
+    if (typeof r !== 'object' || r === null) throw new InvalidInputError(`record ${i} is not an object`);
+    assertKey(r.key);
+    if (typeof r.series !== 'string' || r.series.length === 0 || r.series.length > 512)
+      throw new InvalidInputError(`record ${r.key}: invalid series`);
+    if (!Number.isSafeInteger(r.time))
+      throw new InvalidInputError(`record ${r.key}: time must be an integer (epoch ms)`);
+    if (typeof r.doc !== 'object' || r.doc === null || Array.isArray(r.doc))
+      throw new InvalidInputError(`record ${r.key}: doc must be an object`);
+    byKey.set(r.key, {
+      key: r.key,
+      series: r.series,
+      time: r.time,
+      doc: r.doc,
+      json: toJson(`record ${r.key}`, r.doc),
+    });
+  }
+  return [...byKey.values()];
+}
+
+export function checkRangeQuery(q: RangeQuery): void {
+  if (typeof q.series !== 'string' || q.series.length === 0)
+    throw new InvalidInputError('series is required');
+  assertCount('limit', q.limit);
+  for (const [name, v] of [
+    ['from', q.from],
+    ['to', q.to],
+    ['after.time', q.after?.time],
+  ] as const) {
+    if (v !== undefined && !Number.isSafeInteger(v))
+      throw new InvalidInputError(`${name} must be an integer`);
+  }
+  if (q.after !== undefined && typeof q.after.key !== 'string')
+    throw new InvalidInputError('after.key must be a string');
+}
+
+export function checkFindQuery(q: FindQuery): void {
+  assertCount('limit', q.limit);
+  if (q.offset !== undefined) assertCount('offset', q.offset);
+  for (const [field, value] of Object.entries(q.where ?? {})) {
+    assertField(field);
+    if (!['string', 'number', 'boolean'].includes(typeof value))
+      throw new InvalidInputError(`where.${field} must be a string, number or boolean`);
+  }
+  if (q.sortBy !== undefined) assertField(q.sortBy);
+}
+
+export function checkRanges(ranges: readonly Range[]): void {
+  for (const r of ranges) {
+    if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to))
+      throw new InvalidInputError('range bounds must be integers (epoch ms)');
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * The Store port's contract (DESIGN.md "Ports and adapters"): one suite, run against every
+ * adapter that can be started here. `makeStore` opens a store on the adapter's shared backend;
+ * a test may open several (two processes writing the same data). Every test uses collections
+ * of its own, so backends need no cleaning between tests.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConflictError, DependencyError, InvalidInputError } from '../../shared/runtime/errors.ts';
+import type { SeriesRecord, Store } from '../../shared/store/store.ts';
+
+export type MakeStore = () => Store | Promise<Store>;
+
+const SERIES = 'spot:BTCUSDT:klines_1m';
+const OTHER = 'spot:ETHUSDT:klines_1m';
+const MIN = 60_000;
+const T0 = 1_700_000_040_000; // a minute boundary
+
+let seq = 0;
+/** A collection name no other test (or earlier run against the same server) uses. */
+export function freshName(prefix = 'c'): string {
+  seq += 1;
+  return `${prefix}_${process.pid.toString(36)}_${Date.now().toString(36)}_${seq}`;
+}
+
+/** A kline record as the connector stores it: all 12 fields, natural key. */
+export function kline(series: string, openTime: number, close = '42000.10000000'): SeriesRecord {
+  const [market = 'spot', symbol = 'BTCUSDT'] = series.split(':');
+  return {
+    key: `${market}:${symbol}:1m:${openTime}`,
+    series,
+    time: openTime,
+    doc: {
+      market,
+      symbol,
+      interval: '1m',
+      open_time: openTime,
+      open: '42000.00000000',
+      high: '42010.00000000',
+      low: '41990.00000000',
+      close,
+      volume: '12.50000000',
+      close_time: openTime + MIN - 1,
+      quote_volume: '525000.00000000',
+      trades: 321,
+      taker_buy_base: '6.25000000',
+      taker_buy_quote: '262500.00000000',
+      ignore: '0',
+    },
+  };
+}
+
+const shuffle = <T>(xs: T[]): T[] => {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+};
+
+export function storeContract(name: string, makeStore: MakeStore): void {
+  describe(`Store contract: ${name}`, () => {
+    const opened: Store[] = [];
+    const open = async (): Promise<Store> => {
+      const s = await makeStore();
+      opened.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    describe('series records', () => {
+      it('upserts a batch, then reads records and counts back', async () => {
+        const store = await open();
+        const c = freshName();
+        await store.ensureCollection(c, 'series');
+        await store.ensureCollection(c, 'series'); // idempotent
+        const batch = [0, 1, 2]
+          .map((i) => kline(SERIES, T0 + i * MIN))
+          .concat([0, 1].map((i) => kline(OTHER, T0 + i * MIN)));
+        expect(await store.upsertRecords(c, batch)).toEqual({ inserted: 5, updated: 0, unchanged: 0 });
+        expect(await store.getRecord(c, batch[1]!.key)).toEqual(batch[1]!.doc);
+        expect(await store.getRecord(c, 'spot:BTCUSDT:1m:1')).toBeNull();
+        expect(await store.count(c)).toBe(5);
+        expect(await store.count(c, SERIES)).toBe(3);
+        expect(await store.count(c, 'spot:NOPE:klines_1m')).toBe(0);
+      });
+
+      it('creates the collection on first write without ensureCollection', async () => {
+        const store = await open();
+        const c = freshName();
+        expect(await store.upsertRecords(c, [kline(SERIES, T0)])).toEqual({
+          inserted: 1,
+          updated: 0,
+          unchanged: 0,
+        });
+        expect(await store.count(c)).toBe(1);
+      });
+
+      it('counts an identical replay as unchanged and writes nothing', async () => {
+        const store = await open();
+        const c = freshName();
+        const batch = [0, 1, 2, 3].map((i) => kline(SERIES, T0 + i * MIN));
+        await store.upsertRecords(c, batch);
+        // Same content, fresh objects: what a redelivered Kafka batch looks like.
+        const replay = structuredClone(batch);
+        expect(await store.upsertRecords(c, replay)).toEqual({ inserted: 0, updated: 0, unchanged: 4 });
+        expect(await store.count(c)).toBe(4);
+      });
+
+      it('counts a changed record as updated and replaces the whole document', async () => {
+        const store = await open();
+        const c = freshName();
+        const batch = [0, 1, 2].map((i) => kline(SERIES, T0 + i * MIN));
+        await store.upsertRecords(c, batch);
+        const changed = kline(SERIES, T0 + MIN, '43000.00000000');
+        delete changed.doc['ignore']; // a dropped field must not survive through a merge
+        const added = kline(SERIES, T0 + 3 * MIN);
+        expect(await store.upsertRecords(c, [batch[0]!, changed, batch[2]!, added])).toEqual({
+          inserted: 1,
+          updated: 1,
+          unchanged: 2,
+        });
+        expect(await store.getRecord(c, changed.key)).toEqual(changed.doc);
+        const moved = { ...batch[2]!, time: T0 + 10 * MIN }; // same key and doc, new position
+        expect(await store.upsertRecords(c, [moved])).toEqual({ inserted: 0, updated: 1, unchanged: 0 });
+        const [last] = await store.rangeQuery(c, { series: SERIES, from: T0 + 10 * MIN, limit: 5 });
+        expect(last?.key).toBe(moved.key);
+      });
+
+      it('collapses records sharing a key in one batch to the last one', async () => {
+        const store = await open();
+        const c = freshName();
+        const first = kline(SERIES, T0, '1.00000000');
+        const second = kline(SERIES, T0, '2.00000000');
+        expect(await store.upsertRecords(c, [first, second])).toEqual({
+          inserted: 1,
+          updated: 0,
+          unchanged: 1,
+        });
+        expect(await store.getRecord(c, first.key)).toEqual(second.doc);
+      });
+
+      it('writes a batch all or nothing: one invalid entry fails the whole batch', async () => {
+        const store = await open();
+        const c = freshName();
+        const existing = kline(SERIES, T0);
+        await store.upsertRecords(c, [existing]);
+        const update = kline(SERIES, T0, '99.00000000');
+        const fresh = kline(SERIES, T0 + MIN);
+        const bad: SeriesRecord[] = [
+          { ...kline(SERIES, T0 + 2 * MIN), doc: { big: 10n } }, // not serialisable
+          { ...kline(SERIES, T0 + 2 * MIN), key: 'has space' },
+          { ...kline(SERIES, T0 + 2 * MIN), time: 1.5 },
+          { ...kline(SERIES, T0 + 2 * MIN), doc: [] as unknown as Record<string, unknown> },
+        ];
+        for (const b of bad) {
+          await expect(store.upsertRecords(c, [update, fresh, b])).rejects.toBeInstanceOf(InvalidInputError);
+        }
+        expect(await store.count(c)).toBe(1);
+        expect(await store.getRecord(c, existing.key)).toEqual(existing.doc);
+        expect(await store.getRecord(c, fresh.key)).toBeNull();
+      });
+
+      it('answers rangeQuery with from inclusive, to exclusive, ordered by (time, key)', async () => {
+        const store = await open();
+        const c = freshName();
+        const recs = Array.from({ length: 10 }, (_, i) => kline(SERIES, T0 + i * MIN));
+        await store.upsertRecords(c, shuffle([...recs, ...recs.map((r) => kline(OTHER, r.time))]));
+        const got = await store.rangeQuery(c, {
+          series: SERIES,
+          from: T0 + 2 * MIN,
+          to: T0 + 5 * MIN,
+          limit: 100,
+        });
+        expect(got.map((r) => r.time)).toEqual([2, 3, 4].map((i) => T0 + i * MIN));
+        expect(got[0]).toEqual(recs[2]);
+        const all = await store.rangeQuery(c, { series: SERIES, limit: 100 });
+        expect(all).toEqual(recs);
+        expect(await store.rangeQuery(c, { series: SERIES, limit: 3 })).toEqual(recs.slice(0, 3));
+        expect(await store.rangeQuery(c, { series: SERIES, from: T0 + 20 * MIN, limit: 3 })).toEqual([]);
+      });
+
+      it('pages through a series with `after` without skipping or repeating, equal times included', async () => {
+        const store = await open();
+        const c = freshName();
+        // Trades: several per millisecond, keys ordered within a millisecond.
+        const recs: SeriesRecord[] = Array.from({ length: 23 }, (_, i) => ({
+          key: `spot:BTCUSDT:t:${String(1000 + i).padStart(8, '0')}`,
+          series: 'spot:BTCUSDT:trades',
+          time: T0 + Math.floor(i / 4),
+          doc: { id: 1000 + i, price: '1.0', qty: '2.0' },
+        }));
+        await store.upsertRecords(c, shuffle(recs));
+        for (const limit of [1, 3, 4, 5]) {
+          const seen: SeriesRecord[] = [];
+          let after: { time: number; key: string } | undefined;
+          for (let page = 0; page < 100; page++) {
+            const got = await store.rangeQuery(c, { series: 'spot:BTCUSDT:trades', limit, after });
+            seen.push(...got);
+            const last = got.at(-1);
+            if (!last || got.length < limit) break;
+            after = { time: last.time, key: last.key };
+          }
+          expect(seen.map((r) => r.key)).toEqual(recs.map((r) => r.key));
+        }
+        // Paging inside bounds stays inside them.
+        const first = await store.rangeQuery(c, {
+          series: 'spot:BTCUSDT:trades',
+          from: T0 + 1,
+          to: T0 + 3,
+          limit: 3,
+        });
+        const last = first.at(-1)!;
+        const rest = await store.rangeQuery(c, {
+          series: 'spot:BTCUSDT:trades',
+          from: T0 + 1,
+          to: T0 + 3,
+          limit: 100,
+          after: { time: last.time, key: last.key },
+        });
+        expect([...first, ...rest].map((r) => r.key)).toEqual(recs.slice(4, 12).map((r) => r.key));
+      });
+
+      it('reports count, first and last time per series', async () => {
+        const store = await open();
+        const c = freshName();
+        expect(await store.seriesStats(c)).toEqual([]);
+        await store.upsertRecords(c, [
+          ...[3, 0, 7].map((i) => kline(SERIES, T0 + i * MIN)),
+          ...[5, 6].map((i) => kline(OTHER, T0 + i * MIN)),
+        ]);
+        expect(await store.seriesStats(c)).toEqual([
+          { series: SERIES, count: 3, first: T0, last: T0 + 7 * MIN },
+          { series: OTHER, count: 2, first: T0 + 5 * MIN, last: T0 + 6 * MIN },
+        ]);
+        expect(await store.seriesStats(c, OTHER)).toEqual([
+          { series: OTHER, count: 2, first: T0 + 5 * MIN, last: T0 + 6 * MIN },
+        ]);
+      });
+    });
+
+    describe('documents', () => {
+      it('creates once, then replaces only at the expected revision', async () => {
+        const store = await open();
+        const c = freshName();
+        expect(await store.getDoc(c, 'wf-1')).toBeNull();
+        expect(await store.putDoc(c, 'wf-1', { status: 'pending' })).toBe(1);
+        expect(await store.getDoc(c, 'wf-1')).toEqual({ doc: { status: 'pending' }, rev: 1 });
+        await expect(store.putDoc(c, 'wf-1', { status: 'other' })).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.putDoc(c, 'wf-1', { status: 'started' }, 1)).toBe(2);
+        await expect(store.putDoc(c, 'wf-1', { status: 'stale' }, 1)).rejects.toBeInstanceOf(ConflictError);
+        await expect(store.putDoc(c, 'wf-2', { status: 'missing' }, 1)).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.putDoc(c, 'wf-1', { status: 'loading', n: 3 }, 2)).toBe(3);
+        expect(await store.getDoc(c, 'wf-1')).toEqual({ doc: { status: 'loading', n: 3 }, rev: 3 });
+        await expect(store.putDoc(c, 'bad key', {})).rejects.toBeInstanceOf(InvalidInputError);
+      });
+
+      it('lets exactly one of several concurrent writers win', async () => {
+        const [a, b] = [await open(), await open()];
+        const c = freshName();
+        await a.putDoc(c, 'wf', { status: 'pending' });
+        const writers = Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? a : b).putDoc(c, 'wf', { writer: i }, 1),
+        );
+        const results = await Promise.allSettled(writers);
+        const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, rev: r.value }] : []));
+        expect(won).toHaveLength(1);
+        expect(won[0]!.rev).toBe(2);
+        for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConflictError);
+        expect(await b.getDoc(c, 'wf')).toEqual({ doc: { writer: won[0]!.i }, rev: 2 });
+        // Concurrent creates: one wins too.
+        const creates = await Promise.allSettled([
+          a.putDoc(c, 'new', { by: 'a' }),
+          b.putDoc(c, 'new', { by: 'b' }),
+        ]);
+        expect(creates.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      });
+
+      it('finds documents by field, sorted and paged, with the total', async () => {
+        const store = await open();
+        const c = freshName();
+        const docs = [
+          { id: 'w1', status: 'running', n: 5, flag: true, code: '1' },
+          { id: 'w2', status: 'done', n: 2, flag: false, code: 1 },
+          { id: 'w3', status: 'running', n: 9, flag: true, code: 1 },
+          { id: 'w4', status: 'running', n: 1, flag: false, code: '1' },
+          { id: 'w5', status: 'running', n: 5, flag: true, code: 2 },
+          { id: 'w6', status: 'error', n: 7, flag: true },
+        ];
+        for (const d of shuffle(docs)) await store.putDoc(c, d.id, d);
+        type Doc = (typeof docs)[number];
+        const ids = (r: { items: { doc: Doc }[] }): string[] => r.items.map((i) => i.doc.id);
+
+        const running = await store.findDocs<Doc>(c, {
+          where: { status: 'running' },
+          sortBy: 'n',
+          desc: true,
+          limit: 10,
+        });
+        expect(running.total).toBe(4);
+        expect(ids(running)).toEqual(['w3', 'w1', 'w5', 'w4']); // ties (n=5) by key
+        expect(running.items[0]).toEqual({ doc: docs[2], rev: 1 });
+
+        const page2 = await store.findDocs<Doc>(c, {
+          where: { status: 'running' },
+          sortBy: 'n',
+          limit: 2,
+          offset: 2,
+        });
+        expect(page2.total).toBe(4);
+        expect(ids(page2)).toEqual(['w5', 'w3']);
+        expect(await store.findDocs(c, { where: { status: 'running' }, limit: 2, offset: 10 })).toEqual({
+          items: [],
+          total: 4,
+        });
+        expect(await store.findDocs(c, { where: { status: 'nope' }, limit: 2 })).toEqual({
+          items: [],
+          total: 0,
+        });
+
+        expect(
+          ids(await store.findDocs<Doc>(c, { where: { flag: true, status: 'running' }, limit: 10 })),
+        ).toEqual(['w1', 'w3', 'w5']);
+        expect(ids(await store.findDocs<Doc>(c, { where: { flag: false }, limit: 10 }))).toEqual([
+          'w2',
+          'w4',
+        ]);
+        // Types are kept apart: the string '1' is not the number 1.
+        expect(ids(await store.findDocs<Doc>(c, { where: { code: 1 }, limit: 10 }))).toEqual(['w2', 'w3']);
+        expect(ids(await store.findDocs<Doc>(c, { where: { code: '1' }, limit: 10 }))).toEqual(['w1', 'w4']);
+        const all = await store.findDocs<Doc>(c, { limit: 100 });
+        expect(all.total).toBe(6);
+        expect(ids(all)).toEqual(['w1', 'w2', 'w3', 'w4', 'w5', 'w6']);
+        await expect(store.findDocs(c, { where: { 'x) OR 1=1 --': 1 }, limit: 1 })).rejects.toBeInstanceOf(
+          InvalidInputError,
+        );
+      });
+    });
+
+    describe('coverage ranges', () => {
+      it('merges overlapping and touching ranges across calls', async () => {
+        const store = await open();
+        const c = freshName();
+        expect(await store.getRanges(c, SERIES)).toEqual([]);
+        expect(
+          await store.mergeRanges(c, SERIES, [
+            { from: 20, to: 30 },
+            { from: 0, to: 10 },
+          ]),
+        ).toEqual([
+          { from: 0, to: 10 },
+          { from: 20, to: 30 },
+        ]);
+        expect(await store.mergeRanges(c, SERIES, [{ from: 10, to: 20 }])).toEqual([{ from: 0, to: 30 }]);
+        expect(
+          await store.mergeRanges(c, SERIES, [
+            { from: 25, to: 40 },
+            { from: 50, to: 60 },
+            { from: 70, to: 70 },
+          ]),
+        ).toEqual([
+          { from: 0, to: 40 },
+          { from: 50, to: 60 },
+        ]);
+        const rev = (await store.getDoc(c, SERIES))?.rev;
+        expect(await store.mergeRanges(c, SERIES, [{ from: 1, to: 2 }])).toEqual([
+          { from: 0, to: 40 },
+          { from: 50, to: 60 },
+        ]);
+        expect((await store.getDoc(c, SERIES))?.rev).toBe(rev); // nothing new: nothing written
+        expect(await store.getRanges(c, SERIES)).toEqual([
+          { from: 0, to: 40 },
+          { from: 50, to: 60 },
+        ]);
+        expect(await store.getRanges(c, OTHER)).toEqual([]);
+      });
+
+      it('loses no range when writers merge concurrently', async () => {
+        const [a, b] = [await open(), await open()];
+        const c = freshName();
+        const adds = Array.from({ length: 12 }, (_, i) => ({ from: i * 100, to: i * 100 + 50 }));
+        await Promise.all(adds.map((r, i) => (i % 2 ? a : b).mergeRanges(c, SERIES, [r])));
+        expect(await a.getRanges(c, SERIES)).toEqual(adds);
+      });
+    });
+
+    describe('failures', () => {
+      it('rejects invalid collection names', async () => {
+        const store = await open();
+        await expect(store.ensureCollection('bad name', 'series')).rejects.toBeInstanceOf(InvalidInputError);
+        await expect(store.upsertRecords('x"; DROP TABLE y', [kline(SERIES, T0)])).rejects.toBeInstanceOf(
+          InvalidInputError,
+        );
+        await expect(store.getDoc('_system', 'k')).rejects.toBeInstanceOf(InvalidInputError);
+      });
+
+      it('answers DependencyError once closed', async () => {
+        const store = await open();
+        const c = freshName();
+        await store.upsertRecords(c, [kline(SERIES, T0)]);
+        await store.ping();
+        await store.close();
+        await store.close(); // idempotent
+        await expect(store.ping()).rejects.toBeInstanceOf(DependencyError);
+        await expect(store.upsertRecords(c, [kline(SERIES, T0)])).rejects.toBeInstanceOf(DependencyError);
+        await expect(store.rangeQuery(c, { series: SERIES, limit: 1 })).rejects.toBeInstanceOf(
+          DependencyError,
+        );
+        await expect(store.getDoc(c, 'k')).rejects.toBeInstanceOf(DependencyError);
+        await expect(store.putDoc(c, 'k', {})).rejects.toBeInstanceOf(DependencyError);
+      });
+    });
+  });
+}
