@@ -12,7 +12,10 @@ export class ConfigError extends Error {
 }
 
 /** Parses `env` with `schema`; throws ConfigError listing every problem. */
-export function loadConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.infer<S> {
   const result = schema.safeParse(env);
   if (result.success) return result.data;
   throw new ConfigError(

@@ -1,0 +1,126 @@
+/**
+ * dummy-service (the seed's diagnostic tool) on the function runtime:
+ *   GET  /check   bus connectivity: ping plus a publish → consume round trip (200 or 503)
+ *   POST /load    paced load generation onto a topic (one run at a time; 429 while one runs)
+ *   POST /        CloudEvents of any type: logged and counted (to check a KafkaSource's wiring)
+ *   GET  /events  what POST / received
+ * plus the runtime's /healthz, /readyz and /metrics. No side effects on import.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { Registry } from 'prom-client';
+import type { EventBus } from '../../shared/bus/event-bus.ts';
+import { createFunctionApp, type FunctionApp } from '../../shared/runtime/app.ts';
+import { InvalidInputError, OverloadedError } from '../../shared/runtime/errors.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
+import { counter } from '../../shared/runtime/metrics.ts';
+import { checkBus, createEventTally, generateLoad, overBudget } from './handler.ts';
+import {
+  CheckResult,
+  DEFAULT_LOAD_BUDGET,
+  EventTallySnapshot,
+  LoadRequest,
+  LoadResult,
+  type LoadBudget,
+} from './schema.ts';
+
+export interface DummyDeps {
+  bus: EventBus;
+  logger: Logger;
+  registry?: Registry;
+  /** Topic of the /check probe; default `streamforge-check`. */
+  checkTopic?: string;
+  /** How long /check waits for its probe; default 10000. */
+  checkTimeoutMs?: number;
+  /** Budget of one /load run; default DEFAULT_LOAD_BUDGET (main.ts passes a smaller one in embedded mode). */
+  loadBudget?: LoadBudget;
+}
+
+const json = <T>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+const checkRoute = createRoute({
+  method: 'get',
+  path: '/check',
+  summary: 'Bus connectivity: ping plus a publish/consume round trip',
+  responses: { 200: json(CheckResult, 'bus reachable'), 503: json(CheckResult, 'bus unreachable') },
+});
+
+const loadRoute = createRoute({
+  method: 'post',
+  path: '/load',
+  summary: 'Publish CloudEvents at a given rate for a given time',
+  request: { body: { content: { 'application/json': { schema: LoadRequest } }, required: true } },
+  responses: { 200: json(LoadResult, 'load finished') },
+});
+
+const eventsRoute = createRoute({
+  method: 'get',
+  path: '/events',
+  summary: 'CloudEvents received on POST /',
+  responses: { 200: json(EventTallySnapshot, 'tally') },
+});
+
+export function createDummyApp(deps: DummyDeps): FunctionApp {
+  const { bus, logger } = deps;
+  const tally = createEventTally();
+  const fn = createFunctionApp({
+    name: 'dummy-service',
+    logger,
+    ...(deps.registry ? { registry: deps.registry } : {}),
+    ready: () => bus.ping(),
+    onEvent: (event, ctx) => {
+      tally.record(event);
+      ctx.log.info({ source: event.source, subject: event.subject }, 'event received');
+      return Promise.resolve();
+    },
+  });
+  const loadEvents = counter(fn.registry, 'dummy_load_events_total', 'Events published by POST /load', [
+    'result',
+  ]);
+  const { app } = fn;
+
+  app.openapi(checkRoute, async (c) => {
+    const result = await checkBus(bus, {
+      topic: deps.checkTopic ?? 'streamforge-check',
+      timeoutMs: deps.checkTimeoutMs ?? 10_000,
+    });
+    if (!result.ok) logger.warn(result, 'bus check failed');
+    return result.ok ? c.json(result, 200) : c.json(result, 503);
+  });
+
+  let loadRunning = false;
+  app.openapi(loadRoute, async (c) => {
+    const req = c.req.valid('json');
+    const issues = overBudget(req, deps.loadBudget ?? DEFAULT_LOAD_BUDGET);
+    if (issues.length > 0) throw new InvalidInputError('load run over budget', issues);
+    if (loadRunning) throw new OverloadedError('a load run is in progress; try again when it has finished');
+    loadRunning = true;
+    try {
+      logger.info(req, 'load started');
+      let counted = { sent: 0, errors: 0 };
+      const result = await generateLoad(bus, req, {
+        onProgress: (sent, errors) => {
+          loadEvents.inc({ result: 'sent' }, sent - counted.sent);
+          loadEvents.inc({ result: 'error' }, errors - counted.errors);
+          counted = { sent, errors };
+        },
+      });
+      logger.info(result, 'load finished');
+      return c.json(result, 200);
+    } finally {
+      loadRunning = false;
+    }
+  });
+
+  app.openapi(eventsRoute, (c) => c.json(tally.snapshot(), 200));
+
+  // --- Simulated exchange --------------------------------------------------------------------
+  // The Binance-compatible REST/WS/archive simulator (functions/dummy-service/exchange/) is
+  // mounted here by the lead, e.g. `app.route('/', createExchangeRoutes(...))`.
+  // -------------------------------------------------------------------------------------------
+
+  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'dummy-service', version: '0.1.0' } });
+  return fn;
+}

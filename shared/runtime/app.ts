@@ -1,0 +1,248 @@
+/**
+ * The function runtime: one hono app per function with health, readiness, metrics, CloudEvent
+ * intake and the platform's single error mapping (style.md "Errors"; DESIGN.md "Cross-cutting
+ * rules"). In the spirit of Google's functions-framework: the function supplies `onEvent`, the
+ * runtime decodes, logs, counts and answers.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
+import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { BusEvent } from '../bus/event-bus.ts';
+import { parseHttpEvents, toHttpBatch, toHttpBinary } from './cloudevents.ts';
+import { AppError, ExchangeError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { createRegistry, runtimeMetrics } from './metrics.ts';
+
+/** What an event handler gets besides the event. */
+export interface EventContext {
+  /** Child logger with `event_id`, `type`, and `queue_id` when the data (or `queueid` extension) has one. */
+  log: Logger;
+}
+
+/** Handles one CloudEvent; may return an event to send back as the HTTP reply. */
+export type EventHandler = (event: BusEvent, ctx: EventContext) => Promise<BusEvent | void>;
+
+export interface FunctionAppOptions {
+  /** Function name, e.g. `arango-connector`. */
+  name: string;
+  logger: Logger;
+  /** Default: a new Registry with prom-client default metrics. */
+  registry?: Registry;
+  /** Readiness probe for /readyz: throw when a dependency is down (→ 503). */
+  ready?: () => Promise<void>;
+  /** POST / : CloudEvents in binary, structured or batched mode. */
+  onEvent?: EventHandler;
+  /** /readyz gives up after this long (→ 503); default 5000. */
+  readyTimeoutMs?: number;
+}
+
+export interface FunctionApp {
+  /** The hono app; functions add their own (zod-openapi) routes to it. */
+  app: OpenAPIHono;
+  registry: Registry;
+  /** Requests being handled right now. */
+  inFlight: () => number;
+  /** Marks the app as draining: /readyz answers 503 from now on (pass it as serve's `onDrain`). */
+  drain: () => void;
+}
+
+/** JSON body of every error answer. */
+export interface ErrorBody {
+  error: string;
+  issues?: unknown[];
+}
+
+/**
+ * The one error mapping: AppError → its status; zod errors → 400 with issues; hono's
+ * HTTPException → its status; an exchange's error → 502 with its code; anything else → 500.
+ */
+export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof AppError) {
+    return {
+      status: err.status,
+      body: { error: err.message, ...(err.issues ? { issues: err.issues } : {}) },
+    };
+  }
+  if (err instanceof z.core.$ZodError) {
+    return { status: 400, body: { error: 'invalid input', issues: err.issues } };
+  }
+  if (err instanceof HTTPException) {
+    return { status: err.status, body: { error: err.message || 'request failed' } };
+  }
+  if (err instanceof ExchangeError) {
+    return {
+      status: 502,
+      body: {
+        error: err.message,
+        issues: [{ code: err.code, message: err.exchangeMessage, endpoint: err.endpoint }],
+      },
+    };
+  }
+  return { status: 500, body: { error: 'internal error' } };
+}
+
+/** `queue_id` of an event, from its data or its `queueid` extension. */
+function queueIdOf(event: BusEvent): string | undefined {
+  const data = event.data;
+  if (typeof data === 'object' && data !== null && 'queue_id' in data) {
+    const q = data.queue_id;
+    if (typeof q === 'string') return q;
+  }
+  return event.extensions?.['queueid'];
+}
+
+/** Unexpected errors at error level (with stack); expected ones (AppError, 4xx) quieter. */
+function logFailure(
+  log: Logger,
+  err: unknown,
+  status: number,
+  fields: Record<string, unknown>,
+  quiet: boolean,
+): void {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (status >= 500 && !(err instanceof AppError)) log.error({ ...fields, err, status }, 'failed');
+  else if (quiet && status < 500 && status !== 429) log.debug({ ...fields, status, error: msg }, 'rejected');
+  else log.warn({ ...fields, status, error: msg }, status < 500 && status !== 429 ? 'rejected' : 'failed');
+}
+
+/** Errors already logged with their event context, so the error handler does not log them twice. */
+const logged = new WeakSet<object>();
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Creates a function's app: GET /healthz, /readyz, /metrics, POST / (when `onEvent` is given). */
+export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
+  const log = opts.logger;
+  const registry = opts.registry ?? createRegistry(opts.name);
+  const metrics = runtimeMetrics(registry);
+  let inFlight = 0;
+  let draining = false;
+
+  const app = new OpenAPIHono({
+    // A function's own zod-openapi routes answer invalid input like everything else.
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        return c.json({ error: `invalid request ${result.target}`, issues: result.error.issues }, 400);
+      }
+      return undefined;
+    },
+  });
+
+  app.onError((err, c) => {
+    const { status, body } = errorResponse(err);
+    if (!logged.has(err)) logFailure(log, err, status, { method: c.req.method, path: c.req.path }, true);
+    return c.json(body, status as 400);
+  });
+
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    inFlight += 1;
+    metrics.inFlight.inc();
+    try {
+      await next();
+    } finally {
+      inFlight -= 1;
+      metrics.inFlight.dec();
+      // The middleware's context is typed with `any` input; routePath only reads the match.
+      const route = routePath(c as Context);
+      metrics.httpDuration.observe(
+        {
+          method: c.req.method,
+          route: route === '*' || route === '/*' ? 'unmatched' : route,
+          status: String(c.res.status),
+        },
+        (performance.now() - started) / 1000,
+      );
+    }
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    if (draining) return c.json({ status: 'draining' }, 503);
+    try {
+      if (opts.ready) await withTimeout(opts.ready(), opts.readyTimeoutMs ?? 5000, 'readiness check');
+      return c.json({ status: 'ready' });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      log.warn({ reason }, 'not ready');
+      return c.json({ status: 'unavailable', reason }, 503);
+    }
+  });
+
+  app.get('/metrics', async (c) => {
+    const text = await registry.metrics();
+    return c.body(text, 200, { 'content-type': registry.contentType });
+  });
+
+  const onEvent = opts.onEvent;
+  if (onEvent) {
+    app.post('/', async (c) => {
+      const events = decode(c.req.raw.headers, await c.req.text());
+      const replies: BusEvent[] = [];
+      for (const event of events) {
+        const reply = await handleOne(onEvent, event, c.req.path);
+        if (reply) replies.push(reply);
+      }
+      if (replies.length === 0) return c.body(null, 202);
+      // A single event gets a binary-mode reply (what a KafkaSource or broker expects); a batch
+      // gets a batch back.
+      const batched = (c.req.header('content-type') ?? '')
+        .toLowerCase()
+        .startsWith('application/cloudevents-batch');
+      const msg = !batched && replies[0] ? toHttpBinary(replies[0]) : toHttpBatch(replies);
+      return c.body(msg.body, 200, msg.headers);
+    });
+  }
+
+  function decode(headers: Headers, body: string): BusEvent[] {
+    try {
+      return parseHttpEvents(headers, body);
+    } catch (err) {
+      // Never retried (400), so say so once at warn level: the sender has a bug.
+      metrics.eventsFailed.inc({ type: 'unparseable', status: '400' });
+      logFailure(log, err, 400, { issues: err instanceof AppError ? err.issues : undefined }, false);
+      if (typeof err === 'object' && err !== null) logged.add(err);
+      throw err;
+    }
+  }
+
+  async function handleOne(handler: EventHandler, event: BusEvent, path: string): Promise<BusEvent | void> {
+    const queueId = queueIdOf(event);
+    const elog = log.child({
+      event_id: event.id,
+      type: event.type,
+      ...(queueId ? { queue_id: queueId } : {}),
+    });
+    metrics.eventsReceived.inc({ type: event.type });
+    try {
+      return await handler(event, { log: elog });
+    } catch (err) {
+      const { status } = errorResponse(err);
+      metrics.eventsFailed.inc({ type: event.type, status: String(status) });
+      logFailure(elog, err, status, { path }, false);
+      if (typeof err === 'object' && err !== null) logged.add(err);
+      throw err;
+    }
+  }
+
+  return {
+    app,
+    registry,
+    inFlight: () => inFlight,
+    drain: () => {
+      draining = true;
+    },
+  };
+}
