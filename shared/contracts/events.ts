@@ -38,6 +38,8 @@ export function canonicalCollection(kind: RecordKind): string {
 /** Payload of a data event: one exchange page (or one live record) of one series. */
 export const DataBatch = z.object({
   queue_id: QueueId.optional(),
+  /** Workflow attempt that produced the batch (QueueCommand.attempt); absent means 1. */
+  attempt: z.number().int().positive().optional(),
   kind: RecordKind,
   market: Market,
   symbol: Symbol,

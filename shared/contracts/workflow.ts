@@ -6,8 +6,14 @@ import { z } from 'zod';
 import { EpochMs, KLINE_INTERVALS, KlineInterval, Market, SafeName, Symbol } from './common.ts';
 import type { Dataset, RecordKind } from './records.ts';
 
-
-export const WORKFLOW_STATUSES = ['pending', 'started', 'loading', 'completed', 'error', 'cancelled'] as const;
+export const WORKFLOW_STATUSES = [
+  'pending',
+  'started',
+  'loading',
+  'completed',
+  'error',
+  'cancelled',
+] as const;
 export const WorkflowStatus = z.enum(WORKFLOW_STATUSES);
 export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
 
@@ -34,7 +40,14 @@ export const WorkflowType = z.union([
 export type WorkflowType = z.infer<typeof WorkflowType>;
 
 /** Functions a command can target. */
-export const Target = z.enum(['loader-api', 'loader-bulk', 'loader-ws', 'arango-connector', 'graph-builder', 'gnn-trainer']);
+export const Target = z.enum([
+  'loader-api',
+  'loader-bulk',
+  'loader-ws',
+  'arango-connector',
+  'graph-builder',
+  'gnn-trainer',
+]);
 export type Target = z.infer<typeof Target>;
 
 /** What a workflow type loads: the function that runs it, the record kind and the dataset. */
@@ -82,7 +95,11 @@ export { KLINE_INTERVALS };
  */
 export const QueueId = z
   .string()
-  .regex(/^wf-[a-z0-9]{2,20}-[a-z0-9_]+-\d{8}-[0-9a-f]{6}$/, 'queue_id must look like wf-btcusdt-api_candles_5m-20240801-a1b2c3');
+  // The type keeps its case: `api_candles_1M` (months) differs from `api_candles_1m` (minutes).
+  .regex(
+    /^wf-[a-z0-9]{2,20}-[a-zA-Z0-9_]+-\d{8}-[0-9a-f]{6}$/,
+    'queue_id must look like wf-btcusdt-api_candles_5m-20240801-a1b2c3',
+  );
 export type QueueId = z.infer<typeof QueueId>;
 
 /** The `queue-control` command (seed fields plus `market`, `start`, `end`). */
@@ -103,6 +120,8 @@ export const QueueCommand = z.object({
   telemetry_id: z.string().min(1),
   /** Image for the Job; always from the manager's allow-list, never from a request. */
   image: z.string().optional(),
+  /** 1 for the first run, +1 per retry; events of an older attempt are ignored. */
+  attempt: z.number().int().positive().default(1),
   timestamp: z.iso.datetime(),
 });
 export type QueueCommand = z.infer<typeof QueueCommand>;
@@ -137,6 +156,8 @@ export const QueueEvent = z.object({
   timestamp: z.iso.datetime(),
   /** Monotonic per producer and workflow, so duplicates and late events can be recognised. */
   seq: z.number().int().nonnegative().optional(),
+  /** The workflow attempt this event belongs to (see QueueCommand.attempt). */
+  attempt: z.number().int().positive().optional(),
   progress: Progress.optional(),
   error: WorkflowError.optional(),
   /** From a loader's final event: batches published, so the sink knows when all are stored. */
@@ -177,6 +198,9 @@ export const Workflow = z.object({
       status: WorkflowStatus,
       message: z.string(),
       records_written: z.number().int().nonnegative().optional(),
+      /** The attempt the event belonged to, and its producer's `seq` (duplicate detection). */
+      attempt: z.number().int().positive().optional(),
+      seq: z.number().int().nonnegative().optional(),
     }),
   ),
 });

@@ -19,7 +19,14 @@ export interface JobHandle {
   queue_id: string;
 }
 
-export type JobExit = { queue_id: string; name: string; code: number | null; signal: string | null };
+export type JobExit = {
+  queue_id: string;
+  name: string;
+  code: number | null;
+  signal: string | null;
+  /** The workflow attempt the job ran (QueueCommand.attempt), so a late exit of an older attempt is recognised. */
+  attempt?: number | undefined;
+};
 
 export interface JobLauncher {
   launch(spec: JobSpec): Promise<JobHandle>;

@@ -1,0 +1,10 @@
+/**
+ * Entrypoint of the `streamforge` CLI (bin/streamforge.mjs loads it through tsx): the only file
+ * that reads the process's argv and environment.
+ */
+import { runCli } from './program.ts';
+
+process.exitCode = await runCli(process.argv.slice(2), process.env, {
+  stdout: process.stdout,
+  stderr: process.stderr,
+});

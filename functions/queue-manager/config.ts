@@ -1,0 +1,104 @@
+/**
+ * The manager's configuration schema (parsed once by main.ts from the environment) and the
+ * plain settings the rest of the manager works with.
+ */
+import { z } from 'zod';
+import { Target } from '../../shared/contracts/workflow.ts';
+import { BaseConfig, env } from '../../shared/runtime/config.ts';
+
+/** `target=image` pairs, comma-separated: the only images a Job may run. */
+const ImageAllowList = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const out: Partial<Record<Target, string>> = {};
+    for (const pair of v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      const [target, image, ...rest] = pair.split('=');
+      const t = Target.safeParse(target?.trim());
+      if (!t.success || !image || rest.length > 0 || !/^[\w./:@-]+$/.test(image.trim())) {
+        ctx.addIssue({ code: 'custom', message: `JOB_IMAGES entry "${pair}" must be <target>=<image>` });
+        continue;
+      }
+      out[t.data] = image.trim();
+    }
+    return out;
+  });
+
+export const ManagerConfig = BaseConfig.extend({
+  /** Bearer token for mutating endpoints; unset = open. */
+  API_TOKEN: z.string().min(1).optional(),
+  /** Also require the token for reads. */
+  API_TOKEN_READS: env.bool(false),
+  /** A non-terminal workflow with no queue-event for this long ends in `error` (`stalled`). */
+  STALL_TIMEOUT_MS: env.int(600_000).pipe(z.number().int().positive()),
+  /** How often the watchdog looks; default: a quarter of the stall timeout, at most 30 s. */
+  WATCHDOG_INTERVAL_MS: z.coerce.number().int().positive().optional(),
+  /** Grace after a failed job exit, so that its in-flight final error event wins. */
+  JOB_EXIT_GRACE_MS: env.int(2000).pipe(z.number().int().nonnegative()),
+  JOB_LAUNCHER: z.enum(['child', 'kubernetes']).default('child'),
+  JOB_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+    .default('streamforge'),
+  JOB_IMAGES: ImageAllowList,
+  /** The batch/v1 Job template (YAML) the Kubernetes launcher renders. */
+  JOB_TEMPLATE: z.string().default('knative/jobs/loader-job.yaml'),
+  /** Seconds between polls of Job status (Kubernetes launcher). */
+  JOB_POLL_INTERVAL_MS: env.int(10_000),
+  /** Fold queue-events from the bus directly (local modes); a KafkaSource POSTs them otherwise. */
+  SUBSCRIBE_QUEUE_EVENTS: env.bool(true),
+  BINANCE_API_URL: z.url().default('https://api.binance.com'),
+  BINANCE_FAPI_URL: z.url().default('https://fapi.binance.com'),
+});
+export type ManagerConfig = z.infer<typeof ManagerConfig>;
+
+/** What the manager needs to run, independent of where the values came from. */
+export interface ManagerSettings {
+  apiToken?: string | undefined;
+  apiTokenReads: boolean;
+  stallTimeoutMs: number;
+  watchdogIntervalMs: number;
+  jobExitGraceMs: number;
+  /** target → image allow-list. */
+  jobImages: Partial<Record<Target, string>>;
+  /** Refuse a workflow whose target has no allowed image (the Kubernetes launcher needs one). */
+  requireImage: boolean;
+  /** Extra environment for every job (exchange URLs, bus bridge, store path). */
+  jobEnv: Record<string, string>;
+  subscribeQueueEvents: boolean;
+}
+
+export const DEFAULT_SETTINGS: ManagerSettings = {
+  apiTokenReads: false,
+  stallTimeoutMs: 600_000,
+  watchdogIntervalMs: 30_000,
+  jobExitGraceMs: 2000,
+  jobImages: {},
+  requireImage: false,
+  jobEnv: {},
+  subscribeQueueEvents: true,
+};
+
+export function settingsFromConfig(
+  cfg: ManagerConfig,
+  extraJobEnv: Record<string, string> = {},
+): ManagerSettings {
+  return {
+    apiToken: cfg.API_TOKEN,
+    apiTokenReads: cfg.API_TOKEN_READS,
+    stallTimeoutMs: cfg.STALL_TIMEOUT_MS,
+    watchdogIntervalMs: cfg.WATCHDOG_INTERVAL_MS ?? Math.min(30_000, Math.ceil(cfg.STALL_TIMEOUT_MS / 4)),
+    jobExitGraceMs: cfg.JOB_EXIT_GRACE_MS,
+    jobImages: cfg.JOB_IMAGES,
+    requireImage: cfg.JOB_LAUNCHER === 'kubernetes',
+    jobEnv: {
+      BINANCE_API_URL: cfg.BINANCE_API_URL,
+      BINANCE_FAPI_URL: cfg.BINANCE_FAPI_URL,
+      ...extraJobEnv,
+    },
+    subscribeQueueEvents: cfg.SUBSCRIBE_QUEUE_EVENTS,
+  };
+}

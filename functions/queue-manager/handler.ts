@@ -1,0 +1,187 @@
+/**
+ * The manager's logic over its ports (store, bus, job launcher): create, cancel and retry
+ * workflows, fold queue-events into them, fail workflows whose job died or that went silent.
+ * No HTTP and no environment here (style.md "A function folder reads top to bottom").
+ */
+import type { BusEvent } from '../../shared/bus/event-bus.ts';
+import { EventTypes } from '../../shared/contracts/events.ts';
+import { QueueEvent, planFor, type Workflow } from '../../shared/contracts/workflow.ts';
+import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
+import { defaultNames, newQueueId, newTelemetryId } from './commands.ts';
+import { CANCELLABLE, MANAGER, RETRYABLE, fold, managerEvent, retry, stall } from './fold.ts';
+import { createJobControl, type JobControlDeps } from './jobs.ts';
+import type { ListFilter } from './repo.ts';
+import { resolveRange, type CreateWorkflowBody } from './schema.ts';
+
+export type ServiceDeps = JobControlDeps;
+
+export type IngestOutcome = 'applied' | 'unchanged' | 'unknown';
+
+export interface WorkflowService {
+  create(body: CreateWorkflowBody): Promise<Workflow[]>;
+  get(queueId: string): Promise<Workflow>;
+  list(f: ListFilter): Promise<{ items: Workflow[]; total: number }>;
+  cancel(queueId: string): Promise<Workflow>;
+  retry(queueId: string): Promise<Workflow>;
+  /** Folds one queue-event (both intake paths end here). */
+  ingest(ev: QueueEvent): Promise<IngestOutcome>;
+  /** Checks type and data of a CloudEvent, then folds it; InvalidInputError (400) when it cannot be one. */
+  ingestCloudEvent(event: BusEvent): Promise<IngestOutcome>;
+  /** Fails every stalled workflow; returns how many. */
+  sweep(): Promise<number>;
+  /** Cancels pending job-exit timers. */
+  close(): void;
+}
+
+const invalid = (path: string, message: string) =>
+  new InvalidInputError('invalid request json', [{ code: 'custom', path: [path], message }]);
+
+export function createWorkflowService(d: ServiceDeps): WorkflowService {
+  const { repo, settings, metrics } = d;
+  const log = d.logger;
+  const jobs = createJobControl(d);
+  /** Silence is counted from here at the earliest (see `isStalled`). */
+  const watchingSince = d.now();
+
+  /** A new workflow document; a queue id clash (1 in 16M per day and type) gets a fresh id. */
+  async function store(make: () => Workflow): Promise<Workflow> {
+    for (let i = 0; ; i++) {
+      const wf = make();
+      try {
+        await repo.create(wf);
+        return wf;
+      } catch (err) {
+        if (!(err instanceof ConflictError) || i >= 2) throw err;
+      }
+    }
+  }
+
+  const service: WorkflowService = {
+    async create(body) {
+      const range = resolveRange(body);
+      if (!range) throw invalid('time_range', 'a time range is required');
+      const now = d.now();
+      if (range.start >= now) throw invalid('time_range', 'range lies entirely in the future');
+      const { target } = planFor(body.type);
+      jobs.checkImage(target);
+      const names = defaultNames(body.type);
+      const symbols = body.symbols ?? (body.symbol ? [body.symbol] : []);
+      const out: Workflow[] = [];
+      for (const symbol of symbols) {
+        const at = new Date(d.now()).toISOString();
+        // Stored before anything runs: nothing runs without a record.
+        const wf = await store(() => ({
+          queue_id: newQueueId(symbol, body.type, range.start),
+          symbol,
+          market: body.market ?? 'spot',
+          type: body.type,
+          target,
+          time_range: range.time_range,
+          start: range.start,
+          end: range.end,
+          status: 'pending',
+          kafka_topic: body.kafka_topic ?? names.kafka_topic,
+          collection_name: body.collection_name ?? names.collection_name,
+          telemetry_id: newTelemetryId(),
+          records_written: 0,
+          attempt: 1,
+          created_at: at,
+          updated_at: at,
+          last_event_at: at,
+          timeline: [{ at, producer: MANAGER, status: 'pending', message: 'workflow created', attempt: 1 }],
+        }));
+        metrics.created.inc({ type: wf.type });
+        log.info(
+          { queue_id: wf.queue_id, type: wf.type, symbol, time_range: wf.time_range },
+          'workflow created',
+        );
+        out.push(await jobs.start(wf));
+      }
+      return out;
+    },
+
+    async get(queueId) {
+      const wf = await repo.get(queueId);
+      if (!wf) throw new NotFoundError(`no workflow ${queueId}`);
+      return wf;
+    },
+
+    list: (f) => repo.list(f),
+
+    async cancel(queueId) {
+      const now = d.now();
+      const { before, after } = await repo.update(queueId, (wf) => {
+        if (!CANCELLABLE.has(wf.status))
+          throw new ConflictError(`workflow ${queueId} is ${wf.status}: cannot cancel`);
+        return fold(wf, managerEvent(wf, now, 'cancelled', 'cancelled by request'), now);
+      });
+      jobs.transitioned(before, after);
+      await jobs.stop(after, 'cancel');
+      return after;
+    },
+
+    async retry(queueId) {
+      const now = d.now();
+      const { after } = await repo.update(queueId, (wf) => {
+        if (!RETRYABLE.has(wf.status))
+          throw new ConflictError(`workflow ${queueId} is ${wf.status}: cannot retry`);
+        jobs.checkImage(wf.target);
+        return retry(wf, now);
+      });
+      log.info({ queue_id: queueId, attempt: after.attempt }, 'workflow retried');
+      return jobs.start(after);
+    },
+
+    async ingest(ev) {
+      try {
+        const { before, after } = await repo.update(ev.queue_id, (wf) => fold(wf, ev, d.now()));
+        const outcome = before === after ? 'unchanged' : 'applied';
+        metrics.events.inc({ outcome });
+        jobs.transitioned(before, after);
+        return outcome;
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        metrics.events.inc({ outcome: 'unknown' });
+        log.warn(
+          { queue_id: ev.queue_id, producer: ev.producer },
+          'queue-event for an unknown workflow ignored',
+        );
+        return 'unknown';
+      }
+    },
+
+    async ingestCloudEvent(event) {
+      if (event.type !== EventTypes.queueEvent) {
+        metrics.events.inc({ outcome: 'invalid' });
+        throw new InvalidInputError(`expected a ${EventTypes.queueEvent} event, got ${event.type}`);
+      }
+      const parsed = QueueEvent.safeParse(event.data);
+      if (!parsed.success) {
+        metrics.events.inc({ outcome: 'invalid' });
+        throw InvalidInputError.fromZod('invalid queue-event', parsed.error);
+      }
+      return service.ingest(parsed.data);
+    },
+
+    async sweep() {
+      const now = d.now();
+      let stalled = 0;
+      for (const wf of await repo.active()) {
+        const { before, after } = await repo.update(wf.queue_id, (w) =>
+          stall(w, now, settings.stallTimeoutMs, watchingSince),
+        );
+        if (before === after) continue;
+        stalled += 1;
+        metrics.stalled.inc();
+        jobs.transitioned(before, after);
+        await jobs.stop(after, 'stalled');
+      }
+      return stalled;
+    },
+
+    close() {
+      jobs.close();
+    },
+  };
+  return service;
+}

@@ -1,0 +1,72 @@
+/**
+ * Entrypoint: the only file that reads the environment. Builds the store, the bus and the job
+ * launcher, starts the manager and serves it on PORT. Importing this module starts nothing
+ * unless it is the process's entry file, so the platform runner can use the factories below.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createBus } from '../../shared/bus/create-bus.ts';
+import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
+import type { JobLauncher } from '../../shared/jobs/job-launcher.ts';
+import { createK8sLauncher, defaultKubeConfig } from '../../shared/jobs/k8s-launcher.ts';
+import { parseJobTemplate } from '../../shared/jobs/render-job.ts';
+import { loadConfig } from '../../shared/runtime/config.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { serve } from '../../shared/runtime/serve.ts';
+import { createStore } from '../../shared/store/create-store.ts';
+import { FUNCTION_NAME, createManager } from './app.ts';
+import { ManagerConfig, settingsFromConfig } from './config.ts';
+
+export { createManager, type Manager, type ManagerDeps } from './app.ts';
+export { ManagerConfig, settingsFromConfig } from './config.ts';
+
+/** Reads and checks the manager's configuration (every problem at once). */
+export function loadManagerConfig(env: Record<string, string | undefined> = process.env): ManagerConfig {
+  return loadConfig(ManagerConfig, env);
+}
+
+/** The launcher JOB_LAUNCHER names: child processes (default) or Kubernetes Jobs. */
+export function createLauncher(cfg: ManagerConfig, logger: Logger): JobLauncher {
+  if (cfg.JOB_LAUNCHER === 'child')
+    return createChildProcessLauncher({ logger, killGraceMs: cfg.SHUTDOWN_GRACE_MS });
+  const templatePath = path.resolve(REPO_ROOT, cfg.JOB_TEMPLATE);
+  return createK8sLauncher({
+    kubeConfig: defaultKubeConfig(process.env['KUBERNETES_SERVICE_HOST'] !== undefined),
+    namespace: cfg.JOB_NAMESPACE,
+    template: parseJobTemplate(readFileSync(templatePath, 'utf8')),
+    logger,
+    pollIntervalMs: cfg.JOB_POLL_INTERVAL_MS,
+  });
+}
+
+async function main(): Promise<void> {
+  const cfg = loadManagerConfig(process.env);
+  const logger = createLogger(FUNCTION_NAME, cfg.LOG_LEVEL);
+  const store = createStore(cfg, logger);
+  const bus = createBus(cfg, logger);
+  const launcher = createLauncher(cfg, logger);
+  const manager = createManager({ store, bus, launcher, logger, settings: settingsFromConfig(cfg) });
+  await manager.start();
+  const server = await serve(manager.app, {
+    port: cfg.PORT,
+    logger,
+    graceMs: cfg.SHUTDOWN_GRACE_MS,
+    onDrain: () => manager.functionApp.drain(),
+    onShutdown: async () => {
+      await manager.stop();
+      await launcher.close();
+      await bus.close();
+      await store.close();
+    },
+  });
+  logger.info({ url: server.url, launcher: cfg.JOB_LAUNCHER }, 'queue-manager listening');
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(path.resolve(entry)).href) {
+  main().catch((err: unknown) => {
+    createLogger(FUNCTION_NAME).fatal({ err }, 'queue-manager failed to start');
+    process.exit(1);
+  });
+}

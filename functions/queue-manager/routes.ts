@@ -1,0 +1,121 @@
+/**
+ * The workflow REST API as zod-openapi routes: the same schemas validate requests and produce
+ * `/openapi.json`. Invalid input answers 400 through the runtime's default hook.
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { WorkflowService } from './handler.ts';
+import {
+  CreateWorkflowRequest,
+  ErrorBodySchema,
+  ListQuery,
+  QueueIdParam,
+  WorkflowBatchSchema,
+  WorkflowListSchema,
+  WorkflowSchema,
+} from './schema.ts';
+
+const json = <S extends z.ZodType>(schema: S, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const err = (description: string) => json(ErrorBodySchema, description);
+const bearer = [{ bearerAuth: [] }];
+
+const create = createRoute({
+  method: 'post',
+  path: '/workflows',
+  tags: ['workflows'],
+  summary: 'Start a workflow (one per symbol)',
+  description:
+    'Stores the workflow, publishes `start` on `queue-control` and launches its job. Ranges are half-open in UTC: ' +
+    '`time_range: "2024-08-01:2024-08-02"` (or `start`/`end`) means from 2024-08-01T00:00Z up to, not including, ' +
+    '2024-08-02T00:00Z. A range that is reversed, empty or entirely in the future is refused. With `symbol` the ' +
+    'answer is the workflow; with `symbols` it is `{ workflows: [...] }`, one per symbol in request order.',
+  security: bearer,
+  request: { body: { required: true, content: { 'application/json': { schema: CreateWorkflowRequest } } } },
+  responses: {
+    201: json(z.union([WorkflowSchema, WorkflowBatchSchema]), 'Created: status `pending`'),
+    400: err('Invalid request (zod issues)'),
+    401: err('Missing or wrong bearer token'),
+  },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/workflows',
+  tags: ['workflows'],
+  summary: 'List workflows, newest first',
+  request: { query: ListQuery },
+  responses: { 200: json(WorkflowListSchema, 'A page of workflows'), 400: err('Invalid query') },
+});
+
+const get = createRoute({
+  method: 'get',
+  path: '/workflows/{queue_id}',
+  tags: ['workflows'],
+  summary: 'One workflow with its timeline',
+  description:
+    'Status, records_written (stored by the sink), progress (pages and records published by the loader), error ' +
+    "(the exchange's own code and message, or `stalled` / `job_exit` / `launch_failed`), timestamps and the " +
+    'timeline of every queue-event received (the last 500; the first and terminal ones are always kept).',
+  request: { params: QueueIdParam },
+  responses: { 200: json(WorkflowSchema, 'The workflow'), 404: err('No such workflow') },
+});
+
+const action = (verb: 'cancel' | 'retry', description: string) =>
+  createRoute({
+    method: 'post',
+    path: `/workflows/{queue_id}/${verb}`,
+    tags: ['workflows'],
+    summary: description,
+    security: bearer,
+    request: { params: QueueIdParam },
+    responses: {
+      200: json(WorkflowSchema, 'The workflow after the change'),
+      401: err('Missing or wrong bearer token'),
+      404: err('No such workflow'),
+      409: err(verb === 'cancel' ? 'Already finished' : 'Not in error or cancelled'),
+    },
+  });
+
+const cancel = action(
+  'cancel',
+  'Cancel a pending, started or loading workflow (publishes `stop`, stops the job)',
+);
+const retry = action(
+  'retry',
+  'Retry a workflow in error or cancelled: next attempt, back to pending, job relaunched',
+);
+
+export function registerWorkflowRoutes(app: OpenAPIHono, service: WorkflowService): void {
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+
+  app.openapi(create, async (c) => {
+    const body = c.req.valid('json');
+    const workflows = await service.create(body);
+    const [first] = workflows;
+    if (body.symbol !== undefined && first) return c.json(first, 201);
+    return c.json({ workflows }, 201);
+  });
+
+  app.openapi(list, async (c) => {
+    const q = c.req.valid('query');
+    const { items, total } = await service.list(q);
+    const summaries = items.map(({ timeline: _t, ...rest }) => rest);
+    return c.json({ items: summaries, total, limit: q.limit, offset: q.offset }, 200);
+  });
+
+  app.openapi(get, async (c) => c.json(await service.get(c.req.valid('param').queue_id), 200));
+  app.openapi(cancel, async (c) => c.json(await service.cancel(c.req.valid('param').queue_id), 200));
+  app.openapi(retry, async (c) => c.json(await service.retry(c.req.valid('param').queue_id), 200));
+
+  app.doc('/openapi.json', {
+    openapi: '3.0.3',
+    info: {
+      title: 'StreamForge queue-manager',
+      version: '0.1.0',
+      description:
+        'Workflows: start, watch, cancel and retry market-data loads. All time ranges are half-open [start, end) in UTC.',
+    },
+  });
+}

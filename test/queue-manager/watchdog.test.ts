@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Workflow } from '../../shared/contracts/workflow.ts';
+import { createWatchdog } from '../../functions/queue-manager/watchdog.ts';
+import { BODY, eventually, logger, queueEvent, startManager, tempDir } from './helpers.ts';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const STALL = 60_000;
+
+describe('stall watchdog', () => {
+  it('fails silent non-terminal workflows with `stalled` and stops their jobs; leaves the others', async () => {
+    let now = Date.parse('2024-09-01T00:00:00Z');
+    const m = await startManager({
+      sqlitePath: path.join(tmp.dir, 'watchdog.sqlite'),
+      settings: { stallTimeoutMs: STALL, watchdogIntervalMs: 3_600_000 },
+      now: () => now,
+    });
+    try {
+      const create = async (symbol: string) =>
+        (await (
+          await m.request('/workflows', { method: 'POST', body: { ...BODY, symbol } })
+        ).json()) as Workflow;
+      const silent = await create('BTCUSDT');
+      const chatty = await create('ETHUSDT');
+      const done = await create('BNBUSDT');
+      await m.manager.handleEvent(
+        queueEvent(done, { producer: 'arango-connector', status: 'completed', finished: true }),
+      );
+
+      now += STALL / 2;
+      await m.manager.handleEvent(queueEvent(chatty, { status: 'loading', seq: 1 }));
+      expect(await m.manager.service.sweep()).toBe(0);
+
+      now += STALL / 2 + 1; // silent: STALL + 1 ms; chatty: STALL / 2 + 1 ms
+      expect(await m.manager.service.sweep()).toBe(1);
+
+      const s = await m.manager.service.get(silent.queue_id);
+      expect(s.status).toBe('error');
+      expect(s.error?.code).toBe('stalled');
+      expect(s.error?.message).toMatch(/no queue-event for 60 s/);
+      expect(s.timeline.at(-1)).toMatchObject({ producer: 'queue-manager', status: 'error' });
+      expect(m.launcher.cancelled).toEqual([silent.queue_id]);
+      await eventually(() => m.commands.find((c) => c.command === 'stop' && c.queue_id === silent.queue_id));
+
+      expect((await m.manager.service.get(chatty.queue_id)).status).toBe('loading');
+      expect((await m.manager.service.get(done.queue_id)).status).toBe('completed');
+
+      now += STALL * 10;
+      expect(await m.manager.service.sweep()).toBe(1); // chatty now; the terminal ones stay as they are
+      expect((await m.manager.service.get(done.queue_id)).status).toBe('completed');
+      expect((await m.manager.service.get(silent.queue_id)).error?.code).toBe('stalled');
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('runs sweeps on its timer, never two at once', async () => {
+    let calls = 0;
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const wd = createWatchdog({
+      intervalMs: 5,
+      logger,
+      sweep: async () => {
+        calls += 1;
+        concurrent += 1;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        await new Promise((r) => setTimeout(r, 30));
+        concurrent -= 1;
+        return 0;
+      },
+    });
+    wd.start();
+    await eventually(() => (calls >= 3 ? true : undefined));
+    await wd.stop();
+    const after = calls;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(calls).toBe(after);
+    expect(maxConcurrent).toBe(1);
+  });
+});
