@@ -1,3 +1,4 @@
+import type { Hono } from 'hono';
 /**
  * dummy-service (the seed's diagnostic tool) on the function runtime:
  *   GET  /check   bus connectivity: ping plus a publish → consume round trip (200 or 503)
@@ -33,6 +34,11 @@ export interface DummyDeps {
   checkTimeoutMs?: number;
   /** Budget of one /load run; default DEFAULT_LOAD_BUDGET (main.ts passes a smaller one in embedded mode). */
   loadBudget?: LoadBudget;
+  /**
+   * The simulated Binance exchange (functions/dummy-service/exchange), mounted at the root so
+   * `/api/v3/*` and `/fapi/v1/*` answer on this service's port.
+   */
+  exchange?: Hono<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- any Env: mounted as-is
 }
 
 const json = <T>(schema: T, description: string) => ({
@@ -116,10 +122,8 @@ export function createDummyApp(deps: DummyDeps): FunctionApp {
 
   app.openapi(eventsRoute, (c) => c.json(tally.snapshot(), 200));
 
-  // --- Simulated exchange --------------------------------------------------------------------
-  // The Binance-compatible REST/WS/archive simulator (functions/dummy-service/exchange/) is
-  // mounted here by the lead, e.g. `app.route('/', createExchangeRoutes(...))`.
-  // -------------------------------------------------------------------------------------------
+  // The Binance-compatible simulator (functions/dummy-service/exchange/): same port, own paths.
+  if (deps.exchange) app.route('/', deps.exchange);
 
   app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'dummy-service', version: '0.1.0' } });
   return fn;

@@ -8,10 +8,13 @@ import { createLogger } from '../../shared/runtime/logger.ts';
 import { serve } from '../../shared/runtime/serve.ts';
 import { createDummyApp } from './app.ts';
 import { DEFAULT_LOAD_BUDGET, DummyConfig, EMBEDDED_LOAD_BUDGET } from './schema.ts';
+import { createExchange } from './exchange/exchange.ts';
+import { SimEnv } from './exchange/sim-env.ts';
 
-function config(): DummyConfig {
+function config(): { cfg: DummyConfig; sim: SimEnv } {
   try {
-    return loadConfig(DummyConfig, process.env);
+    // Both schemas read the same env; the simulator's own PORT is ignored here (one port).
+    return { cfg: loadConfig(DummyConfig, process.env), sim: loadConfig(SimEnv, process.env) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     createLogger('dummy-service').fatal({ problems: err.problems }, err.message);
@@ -19,11 +22,13 @@ function config(): DummyConfig {
   }
 }
 
-const cfg = config();
+const { cfg, sim } = config();
 const logger = createLogger('dummy-service', cfg.LOG_LEVEL);
 const bus = createBus(cfg, logger);
+const exchange = createExchange({ ...sim.exchange, logger: logger.child({ component: 'binance-sim' }) });
 const fn = createDummyApp({
   bus,
+  exchange: exchange.app,
   logger,
   checkTopic: cfg.CHECK_TOPIC,
   checkTimeoutMs: cfg.CHECK_TIMEOUT_MS,

@@ -6,7 +6,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createAdaptorServer, type WebSocketServerLike } from '@hono/node-server';
+import {
+  createAdaptorServer,
+  type HttpBindings,
+  type Http2Bindings,
+  type WebSocketServerLike,
+} from '@hono/node-server';
 import type { Logger } from './logger.ts';
 
 export interface ServeOptions {
@@ -43,7 +48,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Starts the server and resolves once it listens. */
 export async function serve(
-  app: { fetch: (req: Request) => Response | Promise<Response> },
+  app: { fetch: (req: Request, env?: HttpBindings | Http2Bindings) => Response | Promise<Response> },
   opts: ServeOptions,
 ): Promise<Served> {
   const log = opts.logger;
@@ -51,7 +56,9 @@ export async function serve(
   const host = opts.host ?? process.env['HOST'] ?? '0.0.0.0';
   const graceMs = opts.graceMs ?? 10_000;
   const server = createAdaptorServer({
-    fetch: (req: Request) => app.fetch(req),
+    // Node's bindings (incoming socket) reach the app: the simulator reads the client address
+    // for per-IP weight and destroys the socket to inject connection resets.
+    fetch: (req: Request, env: HttpBindings | Http2Bindings) => app.fetch(req, env),
     ...(opts.websocket ? { websocket: opts.websocket } : {}),
   }) as Server;
 
