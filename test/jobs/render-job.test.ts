@@ -49,7 +49,7 @@ describe('renderJob', () => {
     expect(c.image).toBe(IMAGE);
     expect(c.args).toEqual(['functions/loader-api/main.ts']);
     expect(c['resources']).toMatchObject({ requests: { cpu: '250m' }, limits: { memory: '512Mi' } });
-    expect(c['envFrom']).toEqual(expect.arrayContaining([{ configMapRef: { name: 'streamforge' } }]));
+    expect(c['envFrom']).toEqual(expect.arrayContaining([{ configMapRef: { name: 'streamforge-config' } }]));
     const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
     expect(JSON.parse(env['STREAMFORGE_COMMAND'] ?? '')).toEqual(command());
     expect(env['BINANCE_API_URL']).toBe('http://sim:9000');

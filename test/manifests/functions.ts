@@ -1,0 +1,97 @@
+/**
+ * What each deployed function reads from its environment, for the env cross-reference checks:
+ * the zod schemas its main.ts passes to loadConfig (a test checks that main.ts really does), the
+ * keys that have a default for the embedded mode but must be set in a cluster, and what its parsed
+ * configuration must say there.
+ */
+import type { z } from 'zod';
+import { ConnectorConfig } from '../../functions/arango-connector/schema.ts';
+import { SimEnv } from '../../functions/dummy-service/exchange/sim-env.ts';
+import { DummyConfig } from '../../functions/dummy-service/schema.ts';
+import { LoaderConfig } from '../../functions/loader-api/schema.ts';
+import { ManagerConfig } from '../../functions/queue-manager/config.ts';
+
+/** One schema main.ts parses the environment with. */
+export interface EnvSchema {
+  /** Its exported name, as main.ts writes `loadConfig(<name>, …)`. */
+  name: string;
+  schema: z.ZodType;
+  /** The object schema whose shape lists the keys (the schema itself, or the input of its transform). */
+  keys: z.ZodObject;
+}
+
+const own = (name: string, schema: z.ZodObject): EnvSchema => ({ name, schema, keys: schema });
+
+export interface DeployedFunction {
+  /** The schemas main.ts parses the environment with; `expect` sees the first one's result. */
+  schemas: EnvSchema[];
+  /** How it runs in the cluster. */
+  runsAs: 'service' | 'job';
+  /** Keys whose embedded-mode default is wrong in a cluster (in-process bus, SQLite file…). */
+  clusterKeys: string[];
+  /** Problems of the parsed configuration in a cluster (empty when it is right). */
+  expect?: (cfg: Record<string, unknown>) => string[];
+  /** Environment variables main.ts reads outside loadConfig, and who sets them. */
+  externalEnv?: string[];
+}
+
+const is = (cfg: Record<string, unknown>, key: string, want: unknown): string[] =>
+  cfg[key] === want
+    ? []
+    : [`${key} must be ${JSON.stringify(want)} in a cluster, is ${JSON.stringify(cfg[key])}`];
+
+export const FUNCTIONS: Record<string, DeployedFunction> = {
+  'queue-manager': {
+    schemas: [own('ManagerConfig', ManagerConfig)],
+    runsAs: 'service',
+    clusterKeys: [
+      'KAFKA_BROKERS',
+      'ARANGO_URL',
+      'JOB_LAUNCHER',
+      'JOB_NAMESPACE',
+      'JOB_IMAGES',
+      'JOB_TEMPLATE',
+    ],
+    expect: (cfg) => [
+      ...is(cfg, 'JOB_LAUNCHER', 'kubernetes'),
+      // Its KafkaSource delivers queue-events; a direct subscription as well would fold each twice.
+      ...is(cfg, 'SUBSCRIBE_QUEUE_EVENTS', false),
+    ],
+    // Set by Kubernetes in every pod; selects the in-cluster kube config.
+    externalEnv: ['KUBERNETES_SERVICE_HOST'],
+  },
+  'arango-connector': {
+    schemas: [own('ConnectorConfig', ConnectorConfig)],
+    runsAs: 'service',
+    clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
+    // Its KafkaSource delivers the data topics and queue-events.
+    expect: (cfg) => is(cfg, 'CONNECTOR_SUBSCRIBE', false),
+  },
+  'dummy-service': {
+    // The simulated exchange shares its port and reads its own SIM_* keys (defaults suit a dry run).
+    schemas: [own('DummyConfig', DummyConfig), { name: 'SimEnv', schema: SimEnv, keys: SimEnv.in }],
+    runsAs: 'service',
+    clusterKeys: ['KAFKA_BROKERS'],
+  },
+  'loader-api': {
+    schemas: [own('LoaderConfig', LoaderConfig)],
+    runsAs: 'job',
+    clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL', 'STREAMFORGE_COMMAND'],
+    // A Job talks to Kafka directly; the HTTP bus bridge is the embedded mode's.
+    expect: (cfg) => is(cfg, 'STREAMFORGE_BUS_URL', undefined),
+  },
+};
+
+/** Keys a schema requires: no default and not optional (parsing `undefined` fails). */
+export function requiredKeys(schema: z.ZodObject): string[] {
+  return Object.entries(schema.shape)
+    .filter(([, s]) => !(s as z.ZodType).safeParse(undefined).success)
+    .map(([k]) => k);
+}
+
+/** Every key any deployed function reads (what a ConfigMap key may be). */
+export function knownKeys(): Set<string> {
+  return new Set(
+    Object.values(FUNCTIONS).flatMap((f) => f.schemas.flatMap((s) => Object.keys(s.keys.shape))),
+  );
+}
