@@ -1,0 +1,28 @@
+/**
+ * The platform's configuration: the manager's settings (it is the user-facing function) plus what
+ * only the one-process platform needs. Parsed once by main.ts.
+ */
+import { z } from 'zod';
+import { env } from '../../shared/runtime/config.ts';
+import { ManagerConfig } from '../queue-manager/config.ts';
+
+export const PlatformConfig = ManagerConfig.extend({
+  /**
+   * Exchange base URLs. Unset: the platform starts the simulated exchange and points every
+   * loader at it; set both to use another exchange (for example the real Binance).
+   */
+  BINANCE_API_URL: z.url().optional(),
+  BINANCE_FAPI_URL: z.url().optional(),
+  /** `npm start` runs a short demo workflow after start; DEMO=false or `--no-demo` skips it. */
+  DEMO: env.bool(true),
+  /** Where the KafkaSources and topics.yaml live (relative to the repository root). */
+  TOPOLOGY_DIR: z.string().default('kafka-sources'),
+  /** `Kn-Namespace` the local runner sends, as the cluster's namespace would be. */
+  KN_NAMESPACE: z.string().default('streamforge'),
+  /**
+   * The platform is something a person watches start: warnings and errors only by default, so
+   * its own summary stays readable (LOG_LEVEL=info shows every function's JSON log).
+   */
+  LOG_LEVEL: env.logLevel().default('warn'),
+});
+export type PlatformConfig = z.infer<typeof PlatformConfig>;

@@ -1,0 +1,220 @@
+/**
+ * The whole platform in one process (DESIGN.md "Shape", the two local modes), composed from the
+ * functions' factories. This composition root is the one place that imports several functions;
+ * they never import each other.
+ *
+ * - the bus: in-process (embedded) or Kafka (`KAFKA_BROKERS`); the store: SQLite or ArangoDB;
+ * - queue-manager on `PORT` (the user-facing API), arango-connector and dummy-service on free
+ *   loopback ports, the simulated exchange on its own loopback port unless exchange URLs are set;
+ * - the local runner, wired by `kafka-sources/*.yaml` exactly as the cluster's KafkaSources;
+ * - loaders as child processes; in embedded mode they reach this process's bus through the HTTP
+ *   bridge (STREAMFORGE_BUS_URL), with Kafka they use Kafka directly.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { EventBus } from '../../shared/bus/event-bus.ts';
+import { createBus } from '../../shared/bus/create-bus.ts';
+import { createBusBridge } from '../../shared/bus/http-bridge.ts';
+import { Topics } from '../../shared/contracts/events.ts';
+import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
+import { serve, type Served } from '../../shared/runtime/serve.ts';
+import { createStore } from '../../shared/store/create-store.ts';
+import type { Store } from '../../shared/store/store.ts';
+import { loadTopology, type Topology } from '../../shared/topology/load.ts';
+import { createConnector } from '../arango-connector/app.ts';
+import { createDummyApp } from '../dummy-service/app.ts';
+import { createExchangeApp } from '../dummy-service/exchange/exchange.ts';
+import { DEFAULT_LOAD_BUDGET, EMBEDDED_LOAD_BUDGET } from '../dummy-service/schema.ts';
+import { createLocalRunner, type LocalRunner } from '../local-runner/runner.ts';
+import { createManager } from '../queue-manager/app.ts';
+import { settingsFromConfig } from '../queue-manager/config.ts';
+import type { PlatformConfig } from './config.ts';
+
+export interface PlatformOptions {
+  cfg: PlatformConfig;
+  logger: Logger;
+  /** Host of the manager's server; default `HOST` handling of serve() (0.0.0.0). The others stay on loopback. */
+  host?: string;
+}
+
+export interface Platform {
+  mode: 'embedded' | 'kafka';
+  /** The manager's base URL (the user-facing API). */
+  url: string;
+  /** Base URL of every function server, by Knative Service name. */
+  services: Record<string, string>;
+  /** Exchange base URLs the loaders use; `simulatorUrl` when the simulated exchange runs here. */
+  exchange: { api: string; fapi: string; simulatorUrl: string | undefined };
+  /** The bridge children use (embedded mode), without its token. */
+  bridgeUrl: string | undefined;
+  topology: Topology;
+  store: Store;
+  bus: EventBus;
+  runner: LocalRunner;
+  /** Stops the runner, the jobs, the servers, then the bus and the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
+  const { cfg, logger } = opts;
+  const embedded = cfg.KAFKA_BROKERS.length === 0;
+  const log = (fn: string) => logger.child({ fn });
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        logger.warn({ err }, 'platform: a component failed to close');
+      }
+    }
+  };
+  const served: Served[] = [];
+  const serveFn = async (
+    name: string,
+    app: { fetch: (r: Request) => Response | Promise<Response> },
+    port = 0,
+    host = LOOPBACK,
+  ) => {
+    const s = await serve(app, {
+      port,
+      host,
+      logger: log(name),
+      graceMs: cfg.SHUTDOWN_GRACE_MS,
+      handleSignals: false,
+    });
+    served.push(s);
+    return s;
+  };
+
+  try {
+    const sqlitePath = path.resolve(REPO_ROOT, cfg.SQLITE_PATH);
+    const store = createStore({ ...cfg, SQLITE_PATH: sqlitePath }, log('store'));
+    closers.push(() => store.close());
+    // The parent owns the bus: never the HTTP bridge, even if this process got a bridge URL.
+    const bus = createBus(
+      { KAFKA_BROKERS: cfg.KAFKA_BROKERS, KAFKA_CLIENT_ID: cfg.KAFKA_CLIENT_ID },
+      log('bus'),
+    );
+    closers.push(() => bus.close());
+
+    const topology = await loadTopology(path.resolve(REPO_ROOT, cfg.TOPOLOGY_DIR));
+    await bus.ensureTopics(topology.topics);
+
+    // The simulated exchange, unless the user named both exchanges.
+    let exchange: Platform['exchange'] = {
+      api: cfg.BINANCE_API_URL ?? '',
+      fapi: cfg.BINANCE_FAPI_URL ?? '',
+      simulatorUrl: undefined,
+    };
+    if (cfg.BINANCE_API_URL === undefined || cfg.BINANCE_FAPI_URL === undefined) {
+      const sim = await serveFn('exchange', createExchangeApp({ logger: log('exchange') }));
+      exchange = {
+        api: cfg.BINANCE_API_URL ?? sim.url,
+        fapi: cfg.BINANCE_FAPI_URL ?? sim.url,
+        simulatorUrl: sim.url,
+      };
+    }
+
+    // Embedded: children publish and subscribe through this bridge, on loopback, with a token.
+    let bridgeUrl: string | undefined;
+    let childBusUrl: string | undefined;
+    if (embedded) {
+      const token = randomBytes(18).toString('base64url');
+      const bridge = createBusBridge({ bus, logger: log('bus-bridge'), token });
+      closers.push(() => bridge.close());
+      const s = await serveFn('bus-bridge', bridge.app);
+      bridgeUrl = `${s.url}/bus`;
+      childBusUrl = `http://bus:${token}@${LOOPBACK}:${s.port}/bus`;
+    }
+
+    const connector = createConnector({ store, bus, logger: log('arango-connector') });
+    await connector.start();
+    closers.push(() => connector.stop());
+    const connectorServer = await serveFn('arango-connector', connector.app);
+
+    const dummy = createDummyApp({
+      bus,
+      logger: log('dummy-service'),
+      loadBudget: embedded ? EMBEDDED_LOAD_BUDGET : DEFAULT_LOAD_BUDGET,
+    });
+    const dummyServer = await serveFn('dummy-service', dummy.app);
+
+    // Jobs get the platform's view of the world, whatever this process's environment says.
+    const jobEnv: Record<string, string> = {
+      BINANCE_API_URL: exchange.api,
+      BINANCE_FAPI_URL: exchange.fapi,
+      SQLITE_PATH: sqlitePath,
+      LOG_LEVEL: cfg.LOG_LEVEL,
+      KAFKA_BROKERS: cfg.KAFKA_BROKERS.join(','),
+      ...(childBusUrl === undefined ? {} : { STREAMFORGE_BUS_URL: childBusUrl }),
+    };
+    const launcher = createChildProcessLauncher({ logger: log('jobs'), killGraceMs: cfg.SHUTDOWN_GRACE_MS });
+    const manager = createManager({
+      store,
+      bus,
+      launcher,
+      logger: log('queue-manager'),
+      settings: {
+        ...settingsFromConfig(
+          { ...cfg, BINANCE_API_URL: exchange.api, BINANCE_FAPI_URL: exchange.fapi },
+          jobEnv,
+        ),
+        // queue-events reach the manager through the runner, as through its KafkaSource in a cluster.
+        subscribeQueueEvents: false,
+      },
+    });
+    await manager.start();
+    closers.push(() => manager.stop());
+    // Children first (they may still publish their `cancelled` through the bridge), then the servers.
+    closers.push(async () => {
+      await Promise.all(served.map((s) => s.close()));
+    });
+    closers.push(() => launcher.close());
+    const managerServer = await serveFn(
+      'queue-manager',
+      manager.app,
+      cfg.PORT,
+      opts.host ?? process.env['HOST'] ?? '0.0.0.0',
+    );
+
+    const services: Record<string, string> = {
+      'queue-manager': managerServer.url,
+      'arango-connector': connectorServer.url,
+      'dummy-service': dummyServer.url,
+    };
+    const runner = createLocalRunner({
+      bus,
+      sources: topology.sources.map((s) => s.source),
+      resolveService: (name) => services[name],
+      // On one machine dead letters stay on the bus, where they outlive a restart of the sink.
+      deadLetterTopic: Topics.deadLetter,
+      namespace: cfg.KN_NAMESPACE,
+      logger: log('local-runner'),
+    });
+    await runner.start();
+    closers.push(() => runner.stop());
+
+    return {
+      mode: embedded ? 'embedded' : 'kafka',
+      url: managerServer.url,
+      services,
+      exchange,
+      bridgeUrl,
+      topology,
+      store,
+      bus,
+      runner,
+      close: (() => {
+        let closing: Promise<void> | undefined;
+        return () => (closing ??= close());
+      })(),
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
