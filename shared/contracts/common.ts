@@ -94,4 +94,7 @@ export type TimeRange = z.infer<typeof TimeRange>;
 /** Names of Kafka topics and store collections: a safe character set on both systems. */
 export const SafeName = z
   .string()
-  .regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,119}$/, 'names may use letters, digits, "_" and "-", starting with a letter');
+  .regex(
+    /^[a-zA-Z][a-zA-Z0-9_-]{0,119}$/,
+    'names may use letters, digits, "_" and "-", starting with a letter',
+  );

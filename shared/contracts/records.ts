@@ -166,7 +166,7 @@ export interface RecordIdentity {
 
 /** Natural key and series of a record. One function so the loader, sink and API agree. */
 export function identify<K extends RecordKind>(kind: K, r: RecordOfKind[K]): RecordIdentity {
-  const rec = r as MarketRecord;
+  const rec = r;
   switch (kind) {
     case 'kline': {
       const k = rec as Kline;
@@ -179,7 +179,11 @@ export function identify<K extends RecordKind>(kind: K, r: RecordOfKind[K]): Rec
     }
     case 'trade': {
       const t = rec as Trade;
-      return { series: { market: t.market, symbol: t.symbol, dataset: 'trades' }, key: `${t.market}:${t.symbol}:t:${t.id}`, time: t.time };
+      return {
+        series: { market: t.market, symbol: t.symbol, dataset: 'trades' },
+        key: `${t.market}:${t.symbol}:t:${t.id}`,
+        time: t.time,
+      };
     }
     case 'agg_trade': {
       const a = rec as AggTrade;
