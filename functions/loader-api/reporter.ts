@@ -1,0 +1,96 @@
+/**
+ * The loader's `queue-events` messages (brief "Cross-function agreements"): `started` once,
+ * throttled `loading` progress with the PUBLISHED record count in progress.records (records_written
+ * stays 0: it is the sink's figure), a final `loading` "loader finished" with batches_published
+ * and gaps, and `error` / `cancelled` as finished events.
+ */
+import type { EventBus } from '../../shared/bus/event-bus.ts';
+import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
+import {
+  QueueEvent,
+  type Progress,
+  type QueueEventInput,
+  type WorkflowError,
+  type WorkflowType,
+} from '../../shared/contracts/workflow.ts';
+import { makeEvent } from '../../shared/runtime/cloudevents.ts';
+
+export const PRODUCER = 'loader-api';
+
+export interface WorkflowIds {
+  queue_id: string;
+  symbol: string;
+  type: WorkflowType;
+  attempt: number;
+}
+
+export interface Reporter {
+  started(progress: Progress): Promise<void>;
+  /** Sends a progress event unless one went out less than the interval ago (or `force`). */
+  progress(progress: Progress, force?: boolean): Promise<void>;
+  finished(
+    progress: Progress,
+    batches: number,
+    gaps: { from: number; to: number }[],
+    message: string,
+  ): Promise<void>;
+  error(error: WorkflowError, progress?: Progress): Promise<void>;
+  cancelled(message: string, progress?: Progress): Promise<void>;
+  /** The last seq used (kept in the checkpoint). */
+  lastSeq(): number;
+}
+
+export function createReporter(
+  bus: EventBus,
+  ids: WorkflowIds,
+  opts: { firstSeq: number; intervalMs: number; now: () => number },
+): Reporter {
+  let seq = opts.firstSeq - 1;
+  let lastProgressAt = Number.NEGATIVE_INFINITY;
+
+  async function send(
+    e: Omit<QueueEventInput, 'queue_id' | 'producer' | 'symbol' | 'type' | 'timestamp' | 'seq' | 'attempt'>,
+  ): Promise<void> {
+    seq += 1;
+    const data = QueueEvent.parse({
+      queue_id: ids.queue_id,
+      producer: PRODUCER,
+      symbol: ids.symbol,
+      type: ids.type,
+      attempt: ids.attempt,
+      seq,
+      timestamp: new Date(opts.now()).toISOString(),
+      ...e,
+    });
+    const event = makeEvent({
+      type: EventTypes.queueEvent,
+      source: sourceOf(PRODUCER),
+      data,
+      extensions: { queueid: ids.queue_id },
+    });
+    await bus.publish(Topics.events, [{ key: ids.symbol, event }]);
+  }
+
+  return {
+    started: (progress) => send({ status: 'started', message: 'loader started', progress }),
+    async progress(progress, force = false) {
+      const t = opts.now();
+      if (!force && t - lastProgressAt < opts.intervalMs) return;
+      lastProgressAt = t;
+      await send({ status: 'loading', message: `published ${progress.pages ?? 0} pages`, progress });
+    },
+    finished: (progress, batches, gaps, message) =>
+      send({ status: 'loading', finished: false, message, progress, batches_published: batches, gaps }),
+    error: (error, progress) =>
+      send({
+        status: 'error',
+        finished: true,
+        message: `${error.code} ${error.message}`,
+        error,
+        ...(progress ? { progress } : {}),
+      }),
+    cancelled: (message, progress) =>
+      send({ status: 'cancelled', finished: true, message, ...(progress ? { progress } : {}) }),
+    lastSeq: () => seq,
+  };
+}
