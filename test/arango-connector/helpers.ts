@@ -206,17 +206,5 @@ export function shuffle<T>(items: T[], seed: number): T[] {
   return out;
 }
 
-/** One sample from Prometheus text exposition (labels matched in any order). */
-export function sampleValue(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = new Map([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(labels).every(([k, v]) => got.get(k) === v)) return Number(m[3]);
-  }
-  return undefined;
-}
+/** One sample from Prometheus text exposition: the runtime tests' reader. */
+export { sampleValue } from '../runtime/prom-text.ts';
