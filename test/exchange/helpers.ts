@@ -1,4 +1,5 @@
 /** Shared helpers of the exchange simulator tests: a real server on 127.0.0.1, port 0. */
+import type { RawKline } from '../../shared/contracts/binance.ts';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
@@ -57,20 +58,8 @@ export async function start(opts: ExchangeOptions = {}): Promise<Running> {
   };
 }
 
-export type Row = [
-  number,
-  string,
-  string,
-  string,
-  string,
-  string,
-  number,
-  string,
-  number,
-  string,
-  string,
-  string,
-];
+/** A REST kline row: the wire tuple of shared/contracts/binance.ts. */
+export type Row = RawKline;
 
 /** Decimal string → integer in units of its last decimal (all strings of a field share decimals). */
 export const units = (s: string): bigint => BigInt(s.replace('.', ''));

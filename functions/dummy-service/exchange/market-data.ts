@@ -2,6 +2,7 @@
  * The deterministic market: every configured (market, symbol) series, and the JSON rows the
  * REST endpoints return, in Binance's exact field types and key order (fixtures rest/).
  */
+import type { RawKline } from '../../../shared/contracts/binance.ts';
 import {
   intervalMs,
   klineNextOpenTime,
@@ -17,20 +18,8 @@ import { hashKeys, Rng, unit, valueNoise } from './prng.ts';
 import { Series } from './series.ts';
 import { fromId, fromTime, newest } from './trades.ts';
 
-export type KlineRow = [
-  number,
-  string,
-  string,
-  string,
-  string,
-  string,
-  number,
-  string,
-  number,
-  string,
-  string,
-  string,
-];
+/** A REST kline row: the wire tuple of shared/contracts/binance.ts. */
+export type KlineRow = RawKline;
 
 interface Entry {
   series: Series;
