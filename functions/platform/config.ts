@@ -15,6 +15,12 @@ export const PlatformConfig = ManagerConfig.extend({
   BINANCE_FAPI_URL: z.url().optional(),
   /** `npm start` runs a short demo workflow after start; DEMO=false or `--no-demo` skips it. */
   DEMO: env.bool(true),
+  /**
+   * How data reaches the arango-connector on one machine. `bus` (default): it consumes the data
+   * topics and queue-events itself (issue 5: "from the bus in the local modes"), one decode per
+   * batch. `http`: the local runner POSTs every event to it as its KafkaSource does in a cluster.
+   */
+  CONNECTOR_INTAKE: z.enum(['bus', 'http']).default('bus'),
   /** Where the KafkaSources and topics.yaml live (relative to the repository root). */
   TOPOLOGY_DIR: z.string().default('kafka-sources'),
   /** `Kn-Namespace` the local runner sends, as the cluster's namespace would be. */

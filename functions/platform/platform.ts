@@ -6,7 +6,8 @@
  * - the bus: in-process (embedded) or Kafka (`KAFKA_BROKERS`); the store: SQLite or ArangoDB;
  * - queue-manager on `PORT` (the user-facing API), arango-connector and dummy-service on free
  *   loopback ports, the simulated exchange on its own loopback port unless exchange URLs are set;
- * - the local runner, wired by `kafka-sources/*.yaml` exactly as the cluster's KafkaSources;
+ * - the local runner, wired by `kafka-sources/*.yaml` exactly as the cluster's KafkaSources,
+ *   except that the arango-connector consumes the bus itself unless CONNECTOR_INTAKE=http;
  * - loaders as child processes; in embedded mode they reach this process's bus through the HTTP
  *   bridge (STREAMFORGE_BUS_URL), with Kafka they use Kafka directly.
  */
@@ -131,7 +132,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       childBusUrl = `http://bus:${token}@${LOOPBACK}:${s.port}/bus`;
     }
 
-    const connector = createConnector({ store, bus, logger: log('arango-connector') });
+    const connectorOnBus = cfg.CONNECTOR_INTAKE === 'bus';
+    const connector = createConnector({
+      store,
+      bus,
+      logger: log('arango-connector'),
+      subscribe: connectorOnBus,
+    });
     await connector.start();
     closers.push(() => connector.stop());
     const connectorServer = await serveFn('arango-connector', connector.app);
@@ -188,7 +195,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     };
     const runner = createLocalRunner({
       bus,
-      sources: topology.sources.map((s) => s.source),
+      // The connector consuming the bus itself replaces its KafkaSource's delivery.
+      sources: topology.sources
+        .map((s) => s.source)
+        .filter((s) => !(connectorOnBus && s.spec.sink.ref?.name === 'arango-connector')),
       resolveService: (name) => services[name],
       // On one machine dead letters stay on the bus, where they outlive a restart of the sink.
       deadLetterTopic: Topics.deadLetter,

@@ -1,7 +1,8 @@
 /**
  * `npm start` end to end, in-process: the platform on the embedded default (temp SQLite, port 0,
  * the simulated exchange) runs a workflow through every stage — manager, loader child process
- * over the HTTP bus bridge, local runner, connector — to `completed`.
+ * over the HTTP bus bridge, local runner, connector — to `completed`; with the connector consuming
+ * the bus itself (the default) and fed over HTTP by the runner as by its KafkaSource.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import { startPlatform, type Platform } from '../../functions/platform/platform.
 
 const logger = pino({ level: 'silent' });
 
-describe('platform (embedded default)', () => {
+describe.each(['bus', 'http'] as const)('platform (embedded default, connector intake %s)', (intake) => {
   let dir: string;
   let platform: Platform;
 
@@ -26,6 +27,7 @@ describe('platform (embedded default)', () => {
       SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
       LOG_LEVEL: 'silent',
       SHUTDOWN_GRACE_MS: '2000',
+      CONNECTOR_INTAKE: intake,
     });
     platform = await startPlatform({ cfg, logger, host: '127.0.0.1' });
   });
