@@ -7,7 +7,7 @@
  *
  *   GET    /bus/ping                          bus.ping()
  *   POST   /bus/topics          {topics}      bus.ensureTopics()
- *   POST   /bus/publish         {topic, messages}
+ *   POST   /bus/publish         {topic, records} (wire form, kafka-binding.ts) or {topic, messages}
  *   POST   /bus/subscriptions   {groupId, topics, from?, partitionsConsumedConcurrently?} → {id}
  *   GET    /bus/subscriptions/:id/poll?waitMs=  long poll → {deliveries: [{delivery, message}]}
  *   POST   /bus/subscriptions/:id/ack {delivery, ok, error?}
@@ -22,7 +22,15 @@ import type { z } from 'zod';
 import { InvalidInputError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { EventBus, IncomingMessage, Subscription } from './event-bus.ts';
-import { AckBody, PublishBody, SubscribeBody, TopicsBody, type PollReply } from './http-wire.ts';
+import {
+  AckBody,
+  PublishBody,
+  PublishWireBody,
+  SubscribeBody,
+  TopicsBody,
+  type PollReply,
+} from './http-wire.ts';
+import { decodeEvent, type WireRecord } from './kafka-binding.ts';
 
 export interface BusBridgeOptions {
   bus: EventBus;
@@ -138,9 +146,26 @@ export function createBusBridge(opts: BusBridgeOptions): BusBridge {
     return c.body(null, 204);
   });
 
+  /** A bus that takes wire records as they are (the in-process bus); others get decoded events. */
+  const publishWire =
+    'publishWire' in bus && typeof bus.publishWire === 'function'
+      ? (bus.publishWire as (topic: string, records: WireRecord[]) => Promise<void>).bind(bus)
+      : (topic: string, records: WireRecord[]) =>
+          bus.publish(
+            topic,
+            records.map((r) => ({ key: r.key, event: decodeEvent(r.headers, r.value) })),
+          );
+
   app.post('/publish', async (c) => {
-    const { topic, messages } = parse(PublishBody, await json(c));
-    await bus.publish(topic, messages);
+    const body = await json(c);
+    // Children send wire records (http-bus.ts); `{topic, messages}` of events is accepted too.
+    if (typeof body === 'object' && body !== null && 'records' in body) {
+      const { topic, records } = parse(PublishWireBody, body);
+      await publishWire(topic, records);
+    } else {
+      const { topic, messages } = parse(PublishBody, body);
+      await bus.publish(topic, messages);
+    }
     return c.body(null, 204);
   });
 

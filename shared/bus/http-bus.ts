@@ -22,6 +22,7 @@ import type {
 } from './event-bus.ts';
 import { send, type Reply } from './http-send.ts';
 import { BridgeError, PollReply, SubscribeReply, safeJson } from './http-wire.ts';
+import { encodeEvent } from './kafka-binding.ts';
 
 export interface HttpBusOptions {
   /**
@@ -237,9 +238,12 @@ export function createHttpBus(opts: HttpBusOptions): EventBus {
     async publish(topic: string, messages: OutgoingMessage[]) {
       assertOpen();
       if (messages.length === 0) return;
+      // Encoded here, once: the bridge appends the records without parsing their data (an invalid
+      // event is rejected before anything is sent, as by the in-process bus).
+      const records = messages.map((m) => encodeEvent(m));
       // A retried publish may store a message twice: the port promises at-least-once, not exactly-once.
       await withRetry('publish', async () =>
-        expectOk(await call('POST', '/publish', { topic, messages }), 'publish'),
+        expectOk(await call('POST', '/publish', { topic, records }), 'publish'),
       );
     },
     async subscribe(s: SubscribeOptions) {

@@ -22,6 +22,21 @@ export const PublishBody = z.object({
   messages: z.array(z.object({ key: z.string().nullable(), event: WireEvent })),
 });
 
+/**
+ * The same publish with every message already in its Kafka wire form (kafka-binding.ts
+ * `encodeEvent`): the bridge appends the records without parsing their data, as a broker does.
+ */
+export const PublishWireBody = z.object({
+  topic: z.string().min(1),
+  records: z.array(
+    z.object({
+      key: z.string().nullable(),
+      headers: z.record(z.string(), z.string()),
+      value: z.string(),
+    }),
+  ),
+});
+
 export const TopicsBody = z.object({
   topics: z.array(
     z.object({

@@ -84,6 +84,24 @@ function headerText(v: Buffer | string | (Buffer | string)[] | undefined): strin
 }
 
 /**
+ * Checks an already encoded record (the HTTP bridge passes a child's records through without
+ * parsing their data): its headers must carry a binary-mode CloudEvent. Like a Kafka broker, it
+ * does not parse the value; a consumer that cannot decode it skips it (decodeEvent).
+ */
+export function assertWireRecord(r: WireRecord): void {
+  const parsed = Attributes.safeParse(r.headers);
+  if (!parsed.success)
+    throw InvalidInputError.fromZod('record is not a binary-mode CloudEvent', parsed.error);
+  const core = new Set<string>(CORE);
+  for (const header of Object.keys(r.headers)) {
+    if (header === 'content-type') continue;
+    const name = header.startsWith('ce_') ? header.slice(3) : undefined;
+    if (name === undefined || (!core.has(name) && (RESERVED.has(name) || !EXTENSION_NAME.test(name))))
+      throw new InvalidInputError(`record ${parsed.data.ce_id}: unexpected header "${header}"`);
+  }
+}
+
+/**
  * Decodes a binary-mode record. Throws InvalidInputError for a record that is not a CloudEvent
  * (missing `ce_` attributes, unparsable JSON data): such a record can never be handled.
  */

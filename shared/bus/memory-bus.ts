@@ -10,7 +10,13 @@ import { pino } from 'pino';
 import { InvalidInputError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { EventBus, OutgoingMessage, SubscribeOptions, Subscription, TopicSpec } from './event-bus.ts';
-import { assertTopicName, decodeEvent, encodeEvent, type WireRecord } from './kafka-binding.ts';
+import {
+  assertTopicName,
+  assertWireRecord,
+  decodeEvent,
+  encodeEvent,
+  type WireRecord,
+} from './kafka-binding.ts';
 import { GroupRunner, type Member } from './memory-group.ts';
 
 /** Runs `fn` now; its throw becomes a rejection, as from an async call. */
@@ -41,6 +47,12 @@ export interface MemoryBusOptions {
 
 /** The memory bus adds inspection helpers to the port (tests, metrics). */
 export interface MemoryBus extends EventBus {
+  /**
+   * Appends records already in their wire form (kafka-binding.ts), as a Kafka broker takes a
+   * producer's records: headers are checked, the value is not parsed. The HTTP bridge uses it so a
+   * child's batch is not decoded and encoded again on the way in.
+   */
+  publishWire(topic: string, records: WireRecord[]): Promise<void>;
   /** Retained records and offsets per partition of a topic (undefined when it does not exist). */
   topicStats(topic: string): { partition: number; start: number; end: number }[] | undefined;
 }
@@ -172,6 +184,14 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): MemoryBus {
     topic.partitions[partition]?.trimTo(low);
   }
 
+  function append(t: MemoryTopic, records: WireRecord[]): void {
+    for (const r of records) {
+      const n = t.partitions.length;
+      const p = r.key === null ? t.nextRoundRobin++ % n : partitionForKey(r.key, n);
+      t.partitions[p]!.append(r);
+    }
+  }
+
   function subscribe(s: SubscribeOptions): Subscription {
     assertOpen();
     if (s.groupId.length === 0) throw new InvalidInputError('subscribe: groupId must not be empty');
@@ -213,12 +233,21 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): MemoryBus {
         assertOpen();
         const t = topicOf(topic);
         // Encode everything first: one invalid event rejects the call before anything is appended.
-        const records = messages.map((m) => encodeEvent(m));
-        for (const r of records) {
-          const n = t.partitions.length;
-          const p = r.key === null ? t.nextRoundRobin++ % n : partitionForKey(r.key, n);
-          t.partitions[p]!.append(r);
-        }
+        append(
+          t,
+          messages.map((m) => encodeEvent(m)),
+        );
+      }),
+
+    publishWire: (topic: string, records: WireRecord[]) =>
+      settle(() => {
+        assertOpen();
+        const t = topicOf(topic);
+        for (const r of records) assertWireRecord(r);
+        append(
+          t,
+          records.map((r) => ({ key: r.key, headers: { ...r.headers }, value: r.value })),
+        );
       }),
 
     subscribe: (s: SubscribeOptions) => settle(() => subscribe(s)),

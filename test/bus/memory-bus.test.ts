@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it, vi } from 'vitest';
 import type { BusEvent, IncomingMessage } from '../../shared/bus/event-bus.ts';
+import { encodeEvent } from '../../shared/bus/kafka-binding.ts';
 import { createMemoryBus, partitionForKey } from '../../shared/bus/memory-bus.ts';
 import { busContract } from './contract.ts';
 
@@ -173,6 +174,35 @@ describe('memory bus', () => {
       await vi.waitFor(() => expect(got).toEqual([`h${ticks}`]), { timeout: 1000 });
       await next.close();
     }
+    await bus.close();
+  });
+
+  it('takes records already in wire form as they are, checking their headers only, like a broker', async () => {
+    const bus = createMemoryBus({ retryBackoffMs: 10 });
+    const got: IncomingMessage[] = [];
+    const sub = await bus.subscribe({
+      groupId: 'g',
+      topics: ['w'],
+      handler: (m) => Promise.resolve(void got.push(m)),
+    });
+    const wire = encodeEvent({
+      key: 'BTCUSDT',
+      event: { ...ev('w1', { n: 1 }), extensions: { queueid: 'q' } },
+    });
+    await bus.publishWire('w', [wire]);
+    // Not a CloudEvent: no record of the call is appended.
+    const noId = { key: 'k', headers: { ...wire.headers, ce_id: '' }, value: '{}' };
+    await expect(bus.publishWire('w', [wire, noId])).rejects.toMatchObject({ status: 400 });
+    const oddHeader = { key: 'k', headers: { ...wire.headers, 'x-other': '1' }, value: '{}' };
+    await expect(bus.publishWire('w', [oddHeader])).rejects.toThrow(/unexpected header "x-other"/);
+    await vi.waitFor(() => expect(got).toHaveLength(1));
+    expect(got[0]).toMatchObject({
+      key: 'BTCUSDT',
+      partition: partitionForKey('BTCUSDT', 3),
+      event: { id: 'w1', data: { n: 1 }, extensions: { queueid: 'q' } },
+    });
+    expect(bus.topicStats('w')?.reduce((n, p) => n + p.end, 0)).toBe(1);
+    await sub.close();
     await bus.close();
   });
 

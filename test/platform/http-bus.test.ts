@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BusEvent, EventBus, IncomingMessage } from '../../shared/bus/event-bus.ts';
 import { createBusBridge, type BusBridge } from '../../shared/bus/http-bridge.ts';
 import { createHttpBus } from '../../shared/bus/http-bus.ts';
+import { encodeEvent } from '../../shared/bus/kafka-binding.ts';
 import { createMemoryBus } from '../../shared/bus/memory-bus.ts';
 import { serve } from '../../shared/runtime/serve.ts';
 import { busContract } from '../bus/contract.ts';
@@ -188,6 +189,33 @@ describe('http bridge', () => {
     expect((await fetch(`${url}/ping`)).status).toBe(401);
     const wrong = createHttpBus({ url: url.replace('http://', 'http://bus:nope@'), logger });
     await expect(wrong.publish('t', [{ key: null, event: ev('no', 1) }])).rejects.toThrow(/bearer token/);
+  });
+
+  it('appends wire records unparsed and still takes events, both ending as the same delivery', async () => {
+    const { parent, url } = await make();
+    const got: IncomingMessage[] = [];
+    const sub = await parent.subscribe({
+      groupId: 'p',
+      topics: ['w'],
+      handler: (m) => Promise.resolve(void got.push(m)),
+    });
+    const post = (body: unknown) =>
+      fetch(`${url}/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const wire = encodeEvent({ key: 'BTCUSDT', event: ev('w1', { rows: [1, 2] }) });
+    expect((await post({ topic: 'w', records: [wire] })).status).toBe(204);
+    expect(
+      (await post({ topic: 'w', messages: [{ key: 'BTCUSDT', event: ev('w2', { rows: [3] }) }] })).status,
+    ).toBe(204);
+    const bad = await post({ topic: 'w', records: [{ ...wire, headers: { ce_id: 'x' } }] });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
+    await vi.waitFor(() => expect(got.map((m) => m.event.id)).toEqual(['w1', 'w2']), { timeout: 3000 });
+    expect(got[0]?.event).toEqual({ ...ev('w1', { rows: [1, 2] }), datacontenttype: 'application/json' });
+    await sub.close();
   });
 
   it('answers 400 with the issues for a malformed call, and the child sees InvalidInputError', async () => {
