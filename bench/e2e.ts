@@ -23,7 +23,6 @@ import { serve } from '../shared/runtime/serve.ts';
 import { createExchangeApp } from '../functions/dummy-service/exchange/exchange.ts';
 import { startKafka, type RunningKafka } from '../scripts/kafka.mjs';
 import Database from 'better-sqlite3';
-import ccxt from 'ccxt';
 import { canonicalCollection } from '../shared/contracts/events.ts';
 import { loadConfig } from '../shared/runtime/config.ts';
 import { PlatformConfig } from '../functions/platform/config.ts';
@@ -85,6 +84,9 @@ export async function runCcxtBaseline(o: {
   to: number;
   file: string;
 }): Promise<PartResult> {
+  // Imported here, not at the top: ccxt alone is ~150 MiB of RSS that the StreamForge parts'
+  // processes must not carry.
+  const { default: ccxt } = await import('ccxt');
   const ex = new ccxt.binance({
     enableRateLimit: false,
     options: {
