@@ -231,16 +231,33 @@ function phases(wf: {
 
 // --- orchestration ----------------------------------------------------------------------------
 
-/** Peak RSS (VmHWM) of every process below `root`, by pid, sampled until stopped. */
-function sampleRss(root: number): { stop: () => Map<number, { cmd: string; kib: number }> } {
-  const peaks = new Map<number, { cmd: string; kib: number }>();
+interface ProcessFigures {
+  cmd: string;
+  /** Peak RSS (VmHWM), KiB. */
+  kib: number;
+  /** CPU time (user + system), seconds, at the last sample. */
+  cpu: number;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/**
+ * Peak RSS (VmHWM) and CPU seconds of every process below `root`, by pid, sampled until stopped.
+ * The CPU figures show where a 2-core machine's time goes (simulator, platform, loader, broker).
+ */
+function sampleRss(root: number): { stop: () => Map<number, ProcessFigures> } {
+  const peaks = new Map<number, ProcessFigures>();
   const tick = (): void => {
     const parents = new Map<number, number>();
+    const cpu = new Map<number, number>();
     for (const name of readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
       try {
         const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+        // Fields after the command: state ppid … utime (14th field) stime (15th).
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        parents.set(Number(name), Number(f[1]));
+        cpu.set(Number(name), (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND);
       } catch {
         // gone already
       }
@@ -259,7 +276,8 @@ function sampleRss(root: number): { stop: () => Map<number, { cmd: string; kib: 
       try {
         const kib = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 90);
-        if (kib > (peaks.get(pid)?.kib ?? 0)) peaks.set(pid, { cmd, kib });
+        const before = peaks.get(pid);
+        peaks.set(pid, { cmd, kib: Math.max(kib, before?.kib ?? 0), cpu: cpu.get(pid) ?? before?.cpu ?? 0 });
       } catch {
         // gone already
       }
@@ -273,6 +291,26 @@ function sampleRss(root: number): { stop: () => Map<number, { cmd: string; kib: 
       return peaks;
     },
   };
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** The broker's JVM, which scripts/kafka.mjs records in its data directory. */
+function brokerPid(dir: string): number | undefined {
+  try {
+    return Number(readFileSync(path.join(dir, 'java.pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }
 
 async function runPart(part: string, sim: string, dir: string, env: NodeJS.ProcessEnv) {
@@ -308,7 +346,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sf-bench-e2e-'));
   const parts = args.parts.split(',').map((p) => p.trim());
   let kafka: RunningKafka | undefined;
-  const results: Awaited<ReturnType<typeof runPart>>[] = [];
+  const results: (Awaited<ReturnType<typeof runPart>> & { simCpu?: number; brokerCpu?: number })[] = [];
   try {
     console.log(
       `simulator ${sim.url}; ${args.symbol} 1m ${args.from} → ${args.to}; parts ${parts.join(', ')}`,
@@ -320,8 +358,16 @@ async function main(): Promise<void> {
         env['KAFKA_BROKERS'] = process.env['KAFKA_BROKERS'] || kafka?.brokers;
       }
       console.log(`\n[${part}] running ...`);
+      const broker = kafka === undefined ? undefined : brokerPid(kafka.dir);
+      const brokerCpu0 = broker === undefined ? 0 : cpuSeconds(broker);
+      const cpu0 = process.cpuUsage();
       const r = await runPart(part, sim.url, dir, env);
-      results.push(r);
+      const used = process.cpuUsage(cpu0);
+      results.push({
+        ...r,
+        simCpu: (used.user + used.system) / 1e6,
+        ...(broker === undefined || part !== 'kafka' ? {} : { brokerCpu: cpuSeconds(broker) - brokerCpu0 }),
+      });
       if (r.error) console.log(`[${part}] FAILED: ${r.error}`);
     }
   } finally {
@@ -342,7 +388,13 @@ async function main(): Promise<void> {
     );
     for (const n of notes) console.log(`            ${n}`);
     for (const [pid, p] of [...r.peaks].sort((a, b) => b[1].kib - a[1].kib).slice(0, 6))
-      console.log(`            peak RSS ${Math.round(p.kib / 1024)} MiB  pid ${pid}  ${p.cmd}`);
+      console.log(
+        `            peak RSS ${Math.round(p.kib / 1024)} MiB  CPU ${p.cpu.toFixed(1)} s  pid ${pid}  ${p.cmd}`,
+      );
+    if (r.simCpu !== undefined)
+      console.log(`            simulator (the bench's own process) CPU ${r.simCpu.toFixed(1)} s`);
+    if (r.brokerCpu !== undefined)
+      console.log(`            Kafka broker (java) CPU ${r.brokerCpu.toFixed(1)} s`);
   }
   console.log('aims: embedded ≤ 0.5x, kafka ≤ 1.0x the baseline wall time; peak RSS ≤ 300 MiB per process');
 }
