@@ -18,6 +18,7 @@ import {
   RecordKind,
   datasetKind,
   identify,
+  seriesIdentifier,
   seriesKey,
   type MarketRecord,
 } from '../../shared/contracts/records.ts';
@@ -32,6 +33,7 @@ import {
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { COVERAGE_COLLECTION, recordCoverage } from '../../shared/store/coverage.ts';
 import type { SeriesRecord, Store, UpsertResult } from '../../shared/store/store.ts';
+import { fastParser } from './fast-parse.ts';
 import { connectorMetrics } from './metrics.ts';
 import { createProgressTracker, type WorkflowRef } from './progress.ts';
 import { FUNCTION_NAME, PROGRESS_COLLECTION, type DeadLetter, type DeadLetterReason } from './schema.ts';
@@ -101,14 +103,29 @@ export function parseBatch(event: BusEvent): DataBatch {
   return batch;
 }
 
+/** Per record kind, its zod schema's safeParse with a compiled fast path (fast-parse.ts). */
+const parsers = new Map<RecordKind, (value: unknown) => z.ZodSafeParseResult<MarketRecord>>();
+
+function parserOf(kind: RecordKind): (value: unknown) => z.ZodSafeParseResult<MarketRecord> {
+  let parse = parsers.get(kind);
+  if (parse === undefined) {
+    parse = fastParser(RECORD_SCHEMAS[kind] as z.ZodType<MarketRecord>);
+    parsers.set(kind, parse);
+  }
+  return parse;
+}
+
 /** Splits a batch into identified records to store and rejected ones to dead-letter. */
 export function validateRecords(batch: DataBatch): { good: SeriesRecord[]; bad: Rejected[] } {
-  const schema = RECORD_SCHEMAS[batch.kind] as z.ZodType<MarketRecord>;
+  const parse = parserOf(batch.kind);
   const series = seriesKey(batch);
+  const identifyInSeries = seriesIdentifier(batch.kind, batch);
   const good: SeriesRecord[] = [];
   const bad: Rejected[] = [];
-  batch.records.forEach((record, index) => {
-    const r = schema.safeParse(record);
+  const records = batch.records;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index];
+    const r = parse(record);
     if (!r.success) {
       bad.push({
         index,
@@ -117,17 +134,16 @@ export function validateRecords(batch: DataBatch): { good: SeriesRecord[]; bad: 
         issues: r.error.issues,
         record,
       });
-      return;
+      continue;
     }
-    const id = identify(batch.kind, r.data);
-    const s = seriesKey(id.series);
-    if (s !== series) {
-      const message = `record of series ${s} in a batch of ${series}`;
+    const id = identifyInSeries(r.data);
+    if (id === undefined) {
+      const message = `record of series ${seriesKey(identify(batch.kind, r.data).series)} in a batch of ${series}`;
       bad.push({ index, reason: 'wrong_series', message, issues: [{ path: [], message }], record });
-      return;
+      continue;
     }
     good.push({ key: id.key, series, time: id.time, doc: r.data });
-  });
+  }
   return { good, bad };
 }
 

@@ -164,60 +164,63 @@ export interface RecordIdentity {
   time: number;
 }
 
+/**
+ * Per kind, what makes a record's identity: its dataset, the tag and id of its natural key
+ * `<market>:<symbol>:<tag>:<id>`, and its time. One table, so identify() and
+ * seriesIdentifier() cannot disagree.
+ */
+interface Identity<R> {
+  dataset: (r: R) => Dataset;
+  tag: (r: R) => string;
+  id: (r: R) => number;
+  time: (r: R) => number;
+}
+
+const IDENTITIES: { [K in RecordKind]: Identity<RecordOfKind[K]> } = {
+  kline: {
+    dataset: (k) => `klines_${k.interval}`,
+    tag: (k) => k.interval,
+    id: (k) => k.open_time,
+    time: (k) => k.open_time,
+  },
+  trade: { dataset: () => 'trades', tag: () => 't', id: (t) => t.id, time: (t) => t.time },
+  agg_trade: { dataset: () => 'agg_trades', tag: () => 'a', id: (a) => a.agg_id, time: (a) => a.time },
+  funding: {
+    dataset: () => 'funding',
+    tag: () => 'f',
+    id: (f) => f.funding_time,
+    time: (f) => f.funding_time,
+  },
+  depth: { dataset: () => 'depth', tag: () => 'd', id: (d) => d.final_update_id, time: (d) => d.event_time },
+  book_ticker: { dataset: () => 'book_ticker', tag: () => 'b', id: (b) => b.update_id, time: (b) => b.time },
+};
+
 /** Natural key and series of a record. One function so the loader, sink and API agree. */
 export function identify<K extends RecordKind>(kind: K, r: RecordOfKind[K]): RecordIdentity {
-  const rec = r;
-  switch (kind) {
-    case 'kline': {
-      const k = rec as Kline;
-      const dataset = `klines_${k.interval}` as const;
-      return {
-        series: { market: k.market, symbol: k.symbol, dataset },
-        key: `${k.market}:${k.symbol}:${k.interval}:${k.open_time}`,
-        time: k.open_time,
-      };
-    }
-    case 'trade': {
-      const t = rec as Trade;
-      return {
-        series: { market: t.market, symbol: t.symbol, dataset: 'trades' },
-        key: `${t.market}:${t.symbol}:t:${t.id}`,
-        time: t.time,
-      };
-    }
-    case 'agg_trade': {
-      const a = rec as AggTrade;
-      return {
-        series: { market: a.market, symbol: a.symbol, dataset: 'agg_trades' },
-        key: `${a.market}:${a.symbol}:a:${a.agg_id}`,
-        time: a.time,
-      };
-    }
-    case 'funding': {
-      const f = rec as FundingRate;
-      return {
-        series: { market: f.market, symbol: f.symbol, dataset: 'funding' },
-        key: `${f.market}:${f.symbol}:f:${f.funding_time}`,
-        time: f.funding_time,
-      };
-    }
-    case 'depth': {
-      const d = rec as DepthUpdate;
-      return {
-        series: { market: d.market, symbol: d.symbol, dataset: 'depth' },
-        key: `${d.market}:${d.symbol}:d:${d.final_update_id}`,
-        time: d.event_time,
-      };
-    }
-    default: {
-      const b = rec as BookTicker;
-      return {
-        series: { market: b.market, symbol: b.symbol, dataset: 'book_ticker' },
-        key: `${b.market}:${b.symbol}:b:${b.update_id}`,
-        time: b.time,
-      };
-    }
-  }
+  const d = IDENTITIES[kind] as Identity<RecordOfKind[K]>;
+  return {
+    series: { market: r.market, symbol: r.symbol, dataset: d.dataset(r) },
+    key: `${r.market}:${r.symbol}:${d.tag(r)}:${d.id(r)}`,
+    time: d.time(r),
+  };
+}
+
+/**
+ * identify() specialised to the records of one series (the sink's hot path: one call per record
+ * of a batch, without building the series id of each): a record's natural key and time, or
+ * undefined when the record belongs to another series than `series`.
+ */
+export function seriesIdentifier<K extends RecordKind>(
+  kind: K,
+  series: SeriesId,
+): (r: RecordOfKind[K]) => { key: string; time: number } | undefined {
+  const d = IDENTITIES[kind] as Identity<RecordOfKind[K]>;
+  const { market, symbol, dataset } = series;
+  const prefix = `${market}:${symbol}:`;
+  return (r) =>
+    r.market === market && r.symbol === symbol && d.dataset(r) === dataset
+      ? { key: `${prefix}${d.tag(r)}:${d.id(r)}`, time: d.time(r) }
+      : undefined;
 }
 
 // --- Normalisers from the raw exchange payloads (tardis-node style: one mapper per message) ---

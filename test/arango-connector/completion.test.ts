@@ -118,6 +118,56 @@ describe('completion', () => {
     });
   });
 
+  it('a replica whose remembered progress is stale re-reads it: batches count once, no event after completion', async () => {
+    const a = connector;
+    const b = createConnector({ store, bus, logger, progressIntervalMs: 0 });
+    const [b0, b1, b2, b3, b4] = batches();
+    // Each replica writes on top of the progress it last wrote; the other one moved it on since.
+    for (const [replica, event] of [
+      [a, b0],
+      [a, b1],
+      [b, b2],
+      [a, b3],
+      [b, loaderFinal(N)],
+      [b, b4],
+    ] as const)
+      expect((await deliver(replica.app, event!)).status).toBe(202);
+    expect(completions()).toEqual([expect.objectContaining({ records_written: N * SIZE })]);
+    // A redelivery to the replica that still remembers the workflow unfinished changes nothing
+    // and reports nothing after the completion.
+    expect((await deliver(a.app, b1!)).status).toBe(202);
+    await b.stop();
+    await a.stop();
+    expect(completions()).toHaveLength(1);
+    expect(connectorEvents().at(-1)?.status).toBe('completed');
+    const doc = await store.getDoc<unknown>(PROGRESS_COLLECTION, `${QUEUE_ID}:1`);
+    expect(ConnectorProgress.parse(doc?.doc)).toMatchObject({
+      completion: 'published',
+      records_written: N * SIZE,
+      stored: [{ from: 0, to: N }],
+    });
+  });
+
+  it('writes progress without reading it again for every batch', async () => {
+    let progressReads = 0;
+    const counting = new Proxy(store, {
+      get(target, prop: keyof Store) {
+        const fn = (target[prop] as (...a: unknown[]) => unknown).bind(target);
+        if (prop !== 'getDoc') return fn;
+        return (collection: string, key: string) => {
+          if (collection === PROGRESS_COLLECTION) progressReads++;
+          return fn(collection, key);
+        };
+      },
+    });
+    const c = createConnector({ store: counting, bus, logger, progressIntervalMs: 0 });
+    for (const event of batches()) expect((await deliver(c.app, event)).status).toBe(202);
+    await c.stop();
+    expect(progressReads).toBe(1);
+    const doc = await store.getDoc<unknown>(PROGRESS_COLLECTION, `${QUEUE_ID}:1`);
+    expect(ConnectorProgress.parse(doc?.doc)).toMatchObject({ records_written: N * SIZE });
+  });
+
   it('completes at once when the loader published nothing (all of it was already stored)', async () => {
     expect((await deliver(connector.app, loaderFinal(0))).status).toBe(202);
     expect(completions()).toEqual([expect.objectContaining({ records_written: 0 })]);

@@ -1,0 +1,230 @@
+/**
+ * The compiled fast path of record validation against zod itself: for every record kind and a
+ * synthetic schema using every understood part, over many mutated inputs, it accepts only what
+ * zod accepts, with zod's output key for key (in zod's order), and hands everything else to zod.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { RECORD_KINDS, RECORD_SCHEMAS, type RecordOfKind } from '../../shared/contracts/records.ts';
+import { compileAcceptor, fastParser } from '../../functions/arango-connector/fast-parse.ts';
+import { kline } from './helpers.ts';
+
+const SAMPLES: { [K in keyof RecordOfKind]: RecordOfKind[K] } = {
+  kline: kline(0),
+  trade: {
+    market: 'spot',
+    symbol: 'BTCUSDT',
+    id: 1111468873,
+    price: '61234.56000000',
+    qty: '0.00100000',
+    quote_qty: '61.23456000',
+    time: 1634942949263,
+    is_buyer_maker: true,
+    is_best_match: true,
+  },
+  agg_trade: {
+    market: 'usdm',
+    symbol: 'ETHUSDT',
+    agg_id: 966492862,
+    price: '4012.5',
+    qty: '3',
+    first_trade_id: 1,
+    last_trade_id: 3,
+    time: 1634942949263,
+    is_buyer_maker: false,
+  },
+  depth: {
+    market: 'usdm',
+    symbol: 'SUSHIUSDT',
+    event_time: 1626992741037,
+    first_update_id: 600859599090,
+    final_update_id: 600859600917,
+    bids: [['7.5040', '813']],
+    asks: [],
+  },
+  book_ticker: {
+    market: 'spot',
+    symbol: 'NKNUSDT',
+    update_id: 499869768,
+    time: 1633998512000,
+    bid_price: '0.35210000',
+    bid_qty: '672.00000000',
+    ask_price: '0.35260000',
+    ask_qty: '3199.00000000',
+  },
+  funding: {
+    market: 'usdm',
+    symbol: 'BTCUSDT',
+    funding_time: 1570608000000,
+    funding_rate: '-0.00010000',
+    mark_price: '8000.1',
+  },
+};
+
+const ABSENT = Symbol('absent');
+/** Values tried in every field: edge cases of each type the schemas use. */
+const VALUES: unknown[] = [
+  ABSENT,
+  undefined,
+  null,
+  true,
+  false,
+  0,
+  -0,
+  1,
+  -1,
+  1.5,
+  Number.NaN,
+  Infinity,
+  -Infinity,
+  2 ** 53,
+  -(2 ** 53),
+  Number.MAX_SAFE_INTEGER,
+  '',
+  '0',
+  '-0',
+  '1.',
+  '.5',
+  '-1.25',
+  '+1',
+  ' 1',
+  '1\n',
+  '1e5',
+  '١٢',
+  '0x10',
+  'x',
+  'spot',
+  'usdm',
+  'SPOT',
+  'BTCUSDT',
+  'btcusdt',
+  'A',
+  'A'.repeat(21),
+  '1m',
+  '1M',
+  '5m',
+  [],
+  {},
+  ['1', '2'],
+];
+
+/** Inputs derived from a valid record: every value in every field, and other shapes. */
+function variants(sample: Record<string, unknown>, keys: string[]): unknown[] {
+  const out: unknown[] = [sample, { ...sample }, null, undefined, 'record', 42, [sample], []];
+  for (const key of [...keys, 'extra']) {
+    for (const value of VALUES) {
+      const v: Record<string, unknown> = { ...sample };
+      if (value === ABSENT) delete v[key];
+      else v[key] = value;
+      out.push(v);
+    }
+  }
+  out.push(Object.fromEntries(Object.entries(sample).reverse())); // keys in another order
+  out.push({ extra: 1, ...sample, more: { nested: true } }); // unknown keys are stripped
+  out.push(Object.create(sample)); // fields inherited, as zod reads them (`in`, `[]`)
+  out.push(JSON.parse(`{"__proto__": {"x": 1}, ${JSON.stringify(sample).slice(1)}`));
+  return out;
+}
+
+const cache = new Map<
+  z.ZodType,
+  { accept: ReturnType<typeof compileAcceptor>; parse: (x: unknown) => z.ZodSafeParseResult<unknown> }
+>();
+function compiledOnce(schema: z.ZodType) {
+  let c = cache.get(schema);
+  if (c === undefined) {
+    c = { accept: compileAcceptor(schema), parse: fastParser(schema) };
+    cache.set(schema, c);
+  }
+  return c;
+}
+const compiled = (schema: z.ZodType) => compiledOnce(schema).accept;
+const parsers = (schema: z.ZodType) => compiledOnce(schema).parse;
+
+/** Checks one input against zod; true when the compiled predicate accepted it. */
+function agrees(schema: z.ZodType, x: unknown): boolean {
+  const expected = schema.safeParse(x);
+  const accepted = compiled(schema)?.(x);
+  if (accepted !== undefined) {
+    expect(expected.success, JSON.stringify(x)).toBe(true);
+    expect(accepted).toStrictEqual(expected.data);
+    expect(Object.keys(accepted)).toEqual(Object.keys(expected.data as object));
+    expect(JSON.stringify(accepted)).toBe(JSON.stringify(expected.data));
+  }
+  const got = parsers(schema)(x);
+  expect(got.success).toBe(expected.success);
+  if (got.success) expect(got.data).toStrictEqual(expected.data);
+  else expect(got.error.issues).toEqual(expected.error?.issues);
+  return accepted !== undefined;
+}
+
+describe('fastParser(): the same verdict and output as zod', () => {
+  for (const kind of RECORD_KINDS) {
+    it(`${kind} records`, () => {
+      const schema = RECORD_SCHEMAS[kind];
+      const inputs = variants(SAMPLES[kind], Object.keys(schema.shape));
+      let zodAccepted = 0;
+      let fastAccepted = 0;
+      for (const x of inputs) {
+        if (schema.safeParse(x).success) zodAccepted++;
+        if (agrees(schema, x)) fastAccepted++;
+      }
+      expect(zodAccepted).toBeGreaterThan(10);
+      // Depth has arrays of tuples, which the compiler leaves to zod; every other kind is
+      // compiled, and the fast path takes every input zod accepts.
+      expect(fastAccepted).toBe(kind === 'depth' ? 0 : zodAccepted);
+    });
+  }
+
+  it('a schema using every understood part', () => {
+    const schema = z.object({
+      lit: z.literal('x'),
+      gt: z.number().gt(0).lt(10),
+      lte: z.number().lte(5).optional(),
+      str: z.string(),
+      bool: z.boolean(),
+      en: z.enum(['p', 'q']).optional(),
+      int: z.int().gte(-3),
+      dec: z.string().regex(/^\d+$/).regex(/^1/),
+      last: z.number().nonnegative(),
+    });
+    expect(compileAcceptor(schema)).toBeDefined();
+    const sample = { lit: 'x', gt: 5, lte: 5, str: 's', bool: false, en: 'q', int: -3, dec: '12', last: 0 };
+    const inputs = variants(sample, Object.keys(schema.shape));
+    let accepted = 0;
+    for (const x of inputs) if (agrees(schema, x)) accepted++;
+    expect(accepted).toBeGreaterThan(20);
+    // An optional key in the middle keeps its place in the output.
+    expect(Object.keys(compileAcceptor(schema)?.({ ...sample }) ?? {})).toEqual(Object.keys(sample));
+  });
+
+  it('leaves every schema part it does not know to zod', () => {
+    const unknown = [
+      z.strictObject({ a: z.string() }),
+      z.looseObject({ a: z.string() }),
+      z.object({ a: z.string() }).refine((o) => o.a !== 'b'),
+      z.object({ a: z.string().min(2) }),
+      z.object({ a: z.string().trim() }),
+      z.object({ a: z.string().regex(/x/g) }),
+      z.object({ a: z.email() }),
+      z.object({ a: z.string().transform((s) => s.length) }),
+      z.object({ a: z.string().default('d') }),
+      z.object({ a: z.string().optional().default('d') }),
+      z.object({ a: z.string().nullable() }),
+      z.object({ a: z.coerce.number() }),
+      z.object({ a: z.number().multipleOf(2) }),
+      z.object({ a: z.int32() }),
+      z.object({ a: z.object({ b: z.string() }) }),
+      z.object({ a: z.array(z.string()) }),
+      z.object({ a: z.literal(undefined) }),
+      z.object({ a: z.unknown() }),
+      z.array(z.string()),
+      z.string(),
+    ];
+    for (const schema of unknown) {
+      expect(compileAcceptor(schema), JSON.stringify(schema.def.type)).toBeUndefined();
+      for (const x of [{ a: 'x' }, { a: 'xx' }, { a: 4 }, { a: undefined }, {}, ['x'], 'x'])
+        agrees(schema as z.ZodType, x);
+    }
+  });
+});
