@@ -1,9 +1,10 @@
 /**
  * loader-api benchmark (issue 4 "Measure"): `npx tsx bench/loader.ts`
  *
- * 1. Throughput and memory, no weight limit: BTCUSDT 1m klines from the simulator into the
- *    in-process bus (a consumer that only counts), one month and one year, each in its own child
- *    process so its peak RSS (process.resourceUsage().maxRSS) is the loader's alone.
+ * 1. Throughput and memory, no weight limit: BTCUSDT 1m klines from the simulator, each data batch
+ *    encoded to its wire form (what every transport's producer does) and counted, one month and
+ *    one year, each in its own child process so its peak RSS (process.resourceUsage().maxRSS)
+ *    and CPU time are the loader's alone.
  * 2. Pacing with the weight limit on (10 s windows, limit sized so the run lasts about 30 s): the
  *    share of the allowed weight actually used and the 429/418 answers, for one loader and for three
  *    loaders at once (three child processes sharing 127.0.0.1).
@@ -12,6 +13,9 @@
  *   --quick            smaller ranges (a smoke run)
  *   --window-ms N      weight window of part 2 (default 10000)
  *   --only throughput|pacing   run one part
+ *   --runs N           part 1: run each range N times and print the medians (default 1)
+ *   --concurrency N    part 1: LOADER_CONCURRENCY of the loader, its pages in flight (default 4)
+ *   --cpu-prof DIR     write a V8 CPU profile of every loader child into DIR (node --cpu-prof)
  */
 import { spawn } from 'node:child_process';
 import type { Server } from 'node:http';
@@ -21,6 +25,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import { pino } from 'pino';
 import { createExchange, type ExchangeOptions } from '../functions/dummy-service/exchange/exchange.ts';
 import { runLoader } from '../functions/loader-api/handler.ts';
+import type { EventBus } from '../shared/bus/event-bus.ts';
+import { encodeEvent } from '../shared/bus/kafka-binding.ts';
 import { createMemoryBus } from '../shared/bus/memory-bus.ts';
 import { EventTypes, Topics, type DataBatch } from '../shared/contracts/events.ts';
 import type { QueueCommand, QueueEvent } from '../shared/contracts/workflow.ts';
@@ -56,34 +62,59 @@ interface ChildResult {
   /** Largest live heap (after a full GC, sampled every 25 pages). */
   liveHeapMb: number;
   cpuMs: number;
+  /** From the 'loader finished' log line: time waiting for the next page, and publishing. */
+  waitPagesMs: number;
+  publishMs: number;
 }
 
-// ---------- child: one loader into an in-process bus with a counting consumer ----------
+// ---------- child: one loader whose data batches are encoded and counted ----------
 
 async function child(job: ChildJob): Promise<ChildResult> {
-  const bus = createMemoryBus({ logger: silent, retention: 'consumed' });
-  const store = createSqliteStore({ path: ':memory:' });
+  const memory = createMemoryBus({ logger: silent, retention: 'consumed' });
   const topic = Topics.data('kline');
   let pages = 0;
   let records = 0;
   let published: number | undefined;
   let liveHeap = 0;
-  await bus.subscribe({
+  // Data batches are encoded to their wire form, as every transport's producer side does (Kafka,
+  // the HTTP bridge client), and counted from the message: decoding them again would charge the
+  // loader with a consumer's work. Queue events take the memory bus as usual.
+  const bus: EventBus = {
+    ...memory,
+    publish: (t, messages) => {
+      if (t !== topic) return memory.publish(t, messages);
+      for (const m of messages) {
+        encodeEvent(m);
+        pages += 1;
+        records += (m.event.data as DataBatch).records.length;
+      }
+      if (pages % 25 === 0 && 'gc' in globalThis) liveHeap = Math.max(liveHeap, liveHeapMb());
+      return Promise.resolve();
+    },
+  };
+  const store = createSqliteStore({ path: ':memory:' });
+  await memory.subscribe({
     groupId: 'bench-count',
-    topics: [topic, Topics.events],
+    topics: [Topics.events],
     from: 'earliest',
     handler: (m) => {
-      if (m.topic === topic) {
-        pages += 1;
-        if (pages % 25 === 0 && 'gc' in globalThis) liveHeap = Math.max(liveHeap, liveHeapMb());
-        records += (m.event.data as DataBatch).records.length;
-      } else if (m.event.type === EventTypes.queueEvent) {
+      if (m.event.type === EventTypes.queueEvent) {
         const e = m.event.data as QueueEvent;
         if (e.message === 'loader finished') published = e.batches_published;
       }
       return Promise.resolve();
     },
   });
+  let timing = { wait_pages_ms: Number.NaN, publish_ms: Number.NaN };
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        const o = JSON.parse(line) as { msg?: string; timing?: typeof timing };
+        if (o.msg === 'loader finished' && o.timing) timing = o.timing;
+      },
+    },
+  );
   const client = () =>
     createExchangeClient({
       baseUrl: job.url,
@@ -123,7 +154,7 @@ async function child(job: ChildJob): Promise<ChildResult> {
       store,
       exchange: { spot: client(), usdm: client() },
       clock: { now: () => Date.now() },
-      logger: silent,
+      logger,
       concurrency: job.concurrency,
       progressIntervalMs: 1000,
       ...(job.pageLimit ? { pageLimit: job.pageLimit } : {}),
@@ -133,7 +164,7 @@ async function child(job: ChildJob): Promise<ChildResult> {
   while (published === undefined || pages < published) await new Promise((r) => setTimeout(r, 5));
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  await bus.close();
+  await memory.close();
   await store.close();
   return {
     code,
@@ -142,6 +173,8 @@ async function child(job: ChildJob): Promise<ChildResult> {
     ms,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
     liveHeapMb: liveHeap,
+    waitPagesMs: timing.wait_pages_ms,
+    publishMs: timing.publish_ms,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
@@ -166,6 +199,7 @@ function runChild(job: ChildJob, sampleHeap = false): Promise<ChildResult> {
       process.execPath,
       [
         ...(sampleHeap ? ['--expose-gc'] : []),
+        ...(cpuProfDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
         '--import',
         'tsx',
         'bench/loader.ts',
@@ -205,7 +239,14 @@ async function startSim(opts: ExchangeOptions) {
 const fmt = (n: number, d = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-async function throughput(quick: boolean): Promise<void> {
+/** Median of `xs` (the mean of the middle two for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function throughput(quick: boolean, runs: number, concurrency: number): Promise<void> {
   const sim = await startSim({ weightLimit: 0 });
   const start = Date.UTC(2023, 0, 1);
   const rows = [];
@@ -226,26 +267,33 @@ async function throughput(quick: boolean): Promise<void> {
       limit: 1e9,
       windowMs: 60_000,
       margin: 0.05,
-      concurrency: 4,
+      concurrency,
     };
-    // Twice: RSS and speed from a plain run, the live heap from a run with forced collections.
-    const r = await runChild(job);
+    // RSS and speed from plain runs (the median of `runs`), the live heap from a run with forced collections.
+    const rs: ChildResult[] = [];
+    for (let i = 0; i < runs; i++) rs.push(await runChild(job));
     const heap = await runChild(job, true);
+    const r = rs[0]!;
+    const seconds = median(rs.map((x) => x.ms / 1000));
     rows.push({
       range: label,
-      exit: r.code,
+      exit: rs.map((x) => x.code).join(','),
       pages: r.pages,
       records: r.records,
-      seconds: fmt(r.ms / 1000, 1),
-      'pages/s': fmt(r.pages / (r.ms / 1000), 1),
-      'records/s': fmt(r.records / (r.ms / 1000)),
-      'loader CPU ms/page': fmt(r.cpuMs / r.pages, 1),
-      'peak RSS MB': fmt(r.maxRssMb, 1),
+      seconds: fmt(seconds, 1),
+      'pages/s': fmt(median(rs.map((x) => x.pages / (x.ms / 1000))), 1),
+      'records/s': fmt(median(rs.map((x) => x.records / (x.ms / 1000)))),
+      'loader CPU ms/page': fmt(median(rs.map((x) => x.cpuMs / x.pages)), 1),
+      'peak RSS MB': fmt(median(rs.map((x) => x.maxRssMb)), 1),
       'peak live heap MB': fmt(heap.liveHeapMb, 1),
+      'waiting for pages s': fmt(median(rs.map((x) => x.waitPagesMs / 1000)), 1),
+      'publishing s': fmt(median(rs.map((x) => x.publishMs / 1000)), 1),
     });
   }
   await sim.close();
-  console.log('\n1) BTCUSDT 1m klines, no weight limit, in-process bus (simulator in the parent process)');
+  console.log(
+    `\n1) BTCUSDT 1m klines, no weight limit, concurrency ${concurrency}, median of ${runs} run(s) (simulator in the parent process)`,
+  );
   console.table(rows);
 }
 
@@ -306,6 +354,9 @@ async function pacing(quick: boolean, windowMs: number): Promise<void> {
 }
 
 const argv = process.argv.slice(2);
+const cpuProfDir = argv.includes('--cpu-prof')
+  ? path.resolve(argv[argv.indexOf('--cpu-prof') + 1]!)
+  : undefined;
 if (argv[0] === '--child') {
   const r = await child(JSON.parse(argv[1]!) as ChildJob);
   console.log(JSON.stringify(r));
@@ -315,6 +366,8 @@ if (argv[0] === '--child') {
   const wi = argv.indexOf('--window-ms');
   const windowMs = wi >= 0 ? Number(argv[wi + 1]) : 10_000;
   const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
-  if (only !== 'pacing') await throughput(quick);
+  const runs = argv.includes('--runs') ? Number(argv[argv.indexOf('--runs') + 1]) : 1;
+  const concurrency = argv.includes('--concurrency') ? Number(argv[argv.indexOf('--concurrency') + 1]) : 4;
+  if (only !== 'pacing') await throughput(quick, runs, concurrency);
   if (only !== 'throughput') await pacing(quick, windowMs);
 }

@@ -18,7 +18,7 @@ import { ExchangeError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { watchCommands } from './commands.ts';
-import { loadRanges, openCheckpoint, progressOf, type LoadContext, type Plan } from './load.ts';
+import { loadRanges, newTiming, openCheckpoint, progressOf, type LoadContext, type Plan } from './load.ts';
 import { createReporter, type Reporter } from './reporter.ts';
 import { CHECKPOINTS, recoverIds, type Checkpoint } from './schema.ts';
 
@@ -129,7 +129,13 @@ async function run(
     concurrency: deps.concurrency,
     pageLimit: deps.pageLimit,
     signal,
+    timing: newTiming(),
   };
+  const timing = (): Record<string, number> => ({
+    wait_pages_ms: Math.round(ctx.timing.waitPagesMs),
+    publish_ms: Math.round(ctx.timing.publishMs),
+    checkpoint_ms: Math.round(ctx.timing.checkpointMs),
+  });
   let reporter: Reporter | undefined;
   /** The checkpoint being advanced (loadRanges updates it in place), for the last event's progress. */
   let current: Checkpoint | undefined;
@@ -179,6 +185,7 @@ async function run(
         gaps: cp.gaps.length,
         unloaded_ms: cp.unloaded_ms,
         budget: client.budget.stats(),
+        timing: timing(),
       },
       'loader finished',
     );
@@ -193,7 +200,7 @@ async function run(
       return 0;
     }
     const error = workflowError(err);
-    log.error({ err, error }, 'loader failed');
+    log.error({ err, error, timing: timing() }, 'loader failed');
     const r =
       reporter ?? createReporter(deps.bus, c, { firstSeq: 0, intervalMs: 0, now: () => deps.clock.now() });
     await r

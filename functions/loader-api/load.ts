@@ -23,6 +23,23 @@ import type { Store } from '../../shared/store/store.ts';
 import type { Reporter } from './reporter.ts';
 import { CHECKPOINTS, Checkpoint, checkpointKey } from './schema.ts';
 
+/**
+ * Where a run's time went, in ms (logged with 'loader finished'): waiting for the next page (not
+ * yet answered although read-ahead asked for it early), publishing batches, and writing
+ * checkpoints and progress. Pages are fetched while the previous one is published, so a large
+ * `waitPagesMs` means the exchange (or the weight budget) is the bottleneck, a large `publishMs`
+ * the bus. Approximate: answers that arrive meanwhile are parsed inside the other two.
+ */
+export interface LoadTiming {
+  waitPagesMs: number;
+  publishMs: number;
+  checkpointMs: number;
+}
+
+export function newTiming(): LoadTiming {
+  return { waitPagesMs: 0, publishMs: 0, checkpointMs: 0 };
+}
+
 export interface LoadContext {
   bus: EventBus;
   store: Store;
@@ -34,6 +51,8 @@ export interface LoadContext {
   /** Klines per request (default: the cheapest per weight). */
   pageLimit?: number | undefined;
   signal: AbortSignal;
+  /** Filled in as the run goes. */
+  timing: LoadTiming;
 }
 
 export interface Plan {
@@ -131,8 +150,14 @@ export async function loadRanges(
       },
     );
     let rangeDone = false;
-    for await (const page of pages) {
+    const t = ctx.timing;
+    // The paginator has the next pages in flight while this one is published (a read-ahead of
+    // `concurrency` pages, pages.ts); it hands them out strictly in order.
+    for await (const page of timed(pages, (ms) => (t.waitPagesMs += ms))) {
+      const t1 = performance.now();
       await publishBatch(ctx, p, cp.next_seq, page);
+      const t2 = performance.now();
+      t.publishMs += t2 - t1;
       cp.next_seq += 1;
       cp.records += page.records.length;
       cp.covered_ms += page.covers.to - page.covers.from;
@@ -146,6 +171,7 @@ export async function loadRanges(
       }
       await save();
       await reporter.progress(progressOf(cp));
+      t.checkpointMs += performance.now() - t2;
     }
     if (!rangeDone) {
       finishRange(cp, range, reached);
@@ -155,6 +181,16 @@ export async function loadRanges(
   cp.done = true;
   await save();
   return cp;
+}
+
+/** Yields what `items` yields, adding the time spent waiting for each item to `add`. */
+async function* timed<T>(items: AsyncIterable<T>, add: (ms: number) => void): AsyncGenerator<T> {
+  let t0 = performance.now();
+  for await (const item of items) {
+    add(performance.now() - t0);
+    yield item;
+    t0 = performance.now();
+  }
 }
 
 /** What the paginator left out had not closed on the exchange yet: a later run loads it. */

@@ -20,7 +20,12 @@ export const LoaderConfig = BaseConfig.extend({
    */
   BINANCE_WEIGHT_MARGIN: z.coerce.number().min(0).max(0.5).default(0.05),
   BINANCE_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  /** Requests in flight per loader process. */
+  /**
+   * Requests in flight per loader process, which is also its read-ahead: while one page is being
+   * published, up to this many later pages are being fetched or wait, parsed, to be published
+   * (klines; id-paged trades read one page ahead). Memory holds at most this many pages plus the
+   * one being published; the weight budget caps in-flight requests at the same number.
+   */
   LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
   /** Minimum time between two progress events. */
   LOADER_PROGRESS_MS: env.int(1000),

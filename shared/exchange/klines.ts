@@ -14,8 +14,7 @@
  * changes later. The range beyond the last closed candle is left out (not a gap: it simply has
  * not happened yet) and stays missing in the coverage ledger for a later run.
  */
-import { z } from 'zod';
-import { RawKline } from '../contracts/binance.ts';
+import { RawKlines } from '../contracts/binance.ts';
 import { klineNextOpenTime, klineOpenTime, type KlineInterval, type Market } from '../contracts/common.ts';
 import { klineFromRaw, type Kline } from '../contracts/records.ts';
 import type { Range } from '../store/store.ts';
@@ -37,8 +36,6 @@ interface Chunk {
   first: number;
   last: number;
 }
-
-const RawKlines = z.array(RawKline);
 
 /** First candle open time at or after `t`. */
 function firstSlotAtOrAfter(interval: KlineInterval, t: number): number {

@@ -2,7 +2,8 @@
  * Binance REST client: every GET goes through the weight budget, is retried when the exchange's
  * answer says nothing about the request itself (5xx = outcome unknown, binance.md §3; resets,
  * timeouts, bodies that do not parse) and fails at once on a 4xx with the exchange's own code and
- * message. Uses Node's fetch (undici: keep-alive connection pool) with a per-try timeout.
+ * message. Each try has its own timeout; the transport is node:http(s) with keep-alive
+ * (http-get.ts), or a given fetch.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { z } from 'zod';
@@ -10,6 +11,7 @@ import { BinanceErrorBody } from '../contracts/binance.ts';
 import { ExchangeError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { ExchangeUnavailableError, type ExchangeFailure } from './errors.ts';
+import { createHttpGet, fetchTransport, type HttpAnswer } from './http-get.ts';
 import type { WeightBudget } from './weight-budget.ts';
 
 export interface ExchangeClientOptions {
@@ -27,6 +29,7 @@ export interface ExchangeClientOptions {
   backoffMaxMs?: number;
   /** 429/418 answers survived (each waits its Retry-After) before giving up; default 10. */
   maxPauses?: number;
+  /** Use this fetch instead of the node:http transport. */
   fetch?: typeof fetch;
   random?: () => number;
 }
@@ -76,13 +79,6 @@ function retryAfterMs(headers: Headers): number | undefined {
   return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
 }
 
-function isTimeout(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (err.name === 'TimeoutError' || (err.cause instanceof Error && err.cause.name === 'TimeoutError'))
-  );
-}
-
 function causeText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause =
@@ -98,7 +94,7 @@ export function createExchangeClient(opts: ExchangeClientOptions): ExchangeClien
   const base = opts.backoffBaseMs ?? 250;
   const maxBackoff = opts.backoffMaxMs ?? 10_000;
   const maxPauses = opts.maxPauses ?? 10;
-  const doFetch = opts.fetch ?? fetch;
+  const transport = opts.fetch ? fetchTransport(opts.fetch) : createHttpGet();
   const random = opts.random ?? Math.random;
 
   async function get<S extends z.ZodType>(
@@ -130,21 +126,18 @@ export function createExchangeClient(opts: ExchangeClientOptions): ExchangeClien
 
     for (;;) {
       const lease = await budget.acquire(ro.weight, signal);
-      let res: Response;
-      let text: string;
+      let res: HttpAnswer;
+      const timeout = AbortSignal.timeout(timeoutMs);
       try {
-        const timeout = AbortSignal.timeout(timeoutMs);
-        res = await doFetch(url, {
-          headers: { accept: 'application/json' },
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
-        text = await res.text();
+        res = await transport(url, signal ? AbortSignal.any([signal, timeout]) : timeout);
       } catch (err) {
         lease.done(undefined);
         if (signal?.aborted) throw signal.reason;
-        await retry(isTimeout(err) ? 'TIMEOUT' : 'NETWORK_ERROR', causeText(err), err);
+        // The timeout itself says whether it fired: a body cut off by it fails as a reset would.
+        await retry(timeout.aborted ? 'TIMEOUT' : 'NETWORK_ERROR', causeText(err), err);
         continue;
       }
+      const text = res.text;
       lease.done(readUsedWeight(res.headers));
 
       if (res.status === 429 || res.status === 418) {

@@ -42,10 +42,17 @@ export interface SimStats {
   };
 }
 
-/** The simulated exchange on 127.0.0.1 with the socket bindings (so resets really cut the connection). */
-export async function startSim(opts: ExchangeOptions = {}): Promise<Sim> {
+/**
+ * The simulated exchange on 127.0.0.1 with the socket bindings (so resets really cut the
+ * connection). `onRequest` sees every request's URL as it arrives, before it is answered.
+ */
+export async function startSim(opts: ExchangeOptions = {}, onRequest?: (url: URL) => void): Promise<Sim> {
   const ex = createExchange({ gaps: { perYear: 0 }, ...opts });
-  const server = createAdaptorServer({ fetch: ex.app.fetch }) as Server;
+  const handle: typeof ex.app.fetch = (req, ...rest) => {
+    onRequest?.(new URL(req.url));
+    return ex.app.fetch(req, ...rest);
+  };
+  const server = createAdaptorServer({ fetch: handle }) as Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
