@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RawKline, RawTrade } from '../../shared/contracts/binance.ts';
@@ -152,6 +153,23 @@ describe('batchId(): deterministic page ids', () => {
     expect(batchId('kline', at, klines)).toBe(batchId('kline', at, again));
     expect(batchId('kline', at, klines)).toMatch(
       /^spot\.BTCUSDT\.klines_1m\.1634943780000-1634944380000\.[0-9a-f]{16}$/,
+    );
+  });
+
+  it('hashes the natural keys one per line: ids stay those of pages already stored', () => {
+    // 1000 records: the key text spans several of the hash's update pieces.
+    const page = Array.from({ length: 1000 }, (_, i) => ({
+      ...klines[0]!,
+      open_time: at.covers.from + i * 60_000,
+      close_time: at.covers.from + i * 60_000 + 59_999,
+    }));
+    const keys = page.map((k) => identify('kline', k).key);
+    const digest = createHash('sha256')
+      .update(keys.map((k) => `${k}\n`).join(''))
+      .digest('hex')
+      .slice(0, 16);
+    expect(batchId('kline', at, page)).toBe(
+      `spot.BTCUSDT.klines_1m.${at.covers.from}-${at.covers.to}.${digest}`,
     );
   });
 
