@@ -3,16 +3,26 @@ import type { BaseConfig } from '../runtime/config.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { createArangoStore } from './arango-store.ts';
 import { createSqliteStore } from './sqlite-store.ts';
+import { createSqliteWorkerStore } from './sqlite-worker-store.ts';
 import type { Store } from './store.ts';
 
-/** ArangoDB when `ARANGO_URL` is set, else the SQLite file at `SQLITE_PATH`. */
-export function createStore(
-  cfg: Pick<
-    BaseConfig,
-    'ARANGO_URL' | 'ARANGO_DATABASE' | 'ARANGO_USERNAME' | 'ARANGO_PASSWORD' | 'SQLITE_PATH'
-  >,
-  logger: Logger,
-): Store {
+export type StoreConfig = Pick<
+  BaseConfig,
+  'ARANGO_URL' | 'ARANGO_DATABASE' | 'ARANGO_USERNAME' | 'ARANGO_PASSWORD' | 'SQLITE_PATH'
+> & {
+  /**
+   * SQLite only: run the connection on a worker thread (sqlite-worker-store.ts), so that SQLite
+   * works while this thread parses, validates and serialises. Default true; `:memory:` always
+   * runs on this thread (a database in memory cannot be shared between threads).
+   */
+  SQLITE_WORKER?: boolean | undefined;
+};
+
+/**
+ * ArangoDB when `ARANGO_URL` is set, else the SQLite file at `SQLITE_PATH`, on a worker thread
+ * unless `SQLITE_WORKER` is false or the path is `:memory:`.
+ */
+export function createStore(cfg: StoreConfig, logger: Logger): Store {
   if (cfg.ARANGO_URL) {
     logger.info({ url: cfg.ARANGO_URL, database: cfg.ARANGO_DATABASE }, 'store: arangodb');
     return createArangoStore({
@@ -23,6 +33,8 @@ export function createStore(
       logger,
     });
   }
-  logger.info({ path: cfg.SQLITE_PATH }, 'store: sqlite');
-  return createSqliteStore({ path: cfg.SQLITE_PATH, logger });
+  const worker = (cfg.SQLITE_WORKER ?? true) && cfg.SQLITE_PATH !== ':memory:';
+  logger.info({ path: cfg.SQLITE_PATH, worker }, 'store: sqlite');
+  const opts = { path: cfg.SQLITE_PATH, logger };
+  return worker ? createSqliteWorkerStore(opts) : createSqliteStore(opts);
 }

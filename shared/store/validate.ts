@@ -59,6 +59,39 @@ export interface PreparedRecord {
 }
 
 /**
+ * A validated batch as columns (what the SQLite adapter binds, and what its worker thread is
+ * sent: four arrays clone far faster than as many objects as records).
+ */
+export interface PreparedColumns {
+  keys: string[];
+  series: string[];
+  times: number[];
+  json: string[];
+}
+
+/** Checks one record of a batch and returns its document's JSON text. */
+function checkRecord(r: SeriesRecord | null | undefined, i: number): string {
+  if (typeof r !== 'object' || r === null) throw new InvalidInputError(`record ${i} is not an object`);
+  assertKey(r.key);
+  if (typeof r.series !== 'string' || r.series.length === 0 || r.series.length > 512)
+    throw new InvalidInputError(`record ${r.key}: invalid series`);
+  if (!Number.isSafeInteger(r.time))
+    throw new InvalidInputError(`record ${r.key}: time must be an integer (epoch ms)`);
+  const doc = r.doc as unknown;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new InvalidInputError(`record ${r.key}: doc must be an object`);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(doc);
+  } catch (err) {
+    throw new InvalidInputError(`record ${r.key} is not serialisable: ${(err as Error).message}`);
+  }
+  // Only a toJSON() answering undefined gets here; the message matches toJson's.
+  if (json === undefined) throw new InvalidInputError(`record ${r.key} is not serialisable`);
+  return json;
+}
+
+/**
  * Validates and serialises a batch before anything is written, so a bad entry fails the whole
  * batch. Records sharing a key collapse to the last one (what sequential writes would leave);
  * the ones it supersedes wrote nothing of their own and are counted as unchanged.
@@ -66,24 +99,38 @@ export interface PreparedRecord {
 export function prepareBatch(records: readonly SeriesRecord[]): PreparedRecord[] {
   const byKey = new Map<string, PreparedRecord>();
   for (let i = 0; i < records.length; i++) {
-    const r = records[i] as SeriesRecord | null | undefined;
-    if (typeof r !== 'object' || r === null) throw new InvalidInputError(`record ${i} is not an object`);
-    assertKey(r.key);
-    if (typeof r.series !== 'string' || r.series.length === 0 || r.series.length > 512)
-      throw new InvalidInputError(`record ${r.key}: invalid series`);
-    if (!Number.isSafeInteger(r.time))
-      throw new InvalidInputError(`record ${r.key}: time must be an integer (epoch ms)`);
-    if (typeof r.doc !== 'object' || r.doc === null || Array.isArray(r.doc))
-      throw new InvalidInputError(`record ${r.key}: doc must be an object`);
-    byKey.set(r.key, {
-      key: r.key,
-      series: r.series,
-      time: r.time,
-      doc: r.doc,
-      json: toJson(`record ${r.key}`, r.doc),
-    });
+    const r = records[i] as SeriesRecord;
+    const json = checkRecord(r, i);
+    byKey.set(r.key, { key: r.key, series: r.series, time: r.time, doc: r.doc, json });
   }
   return [...byKey.values()];
+}
+
+/**
+ * `prepareBatch` as columns: the same checks, errors and collapsing of shared keys (a later
+ * record takes the place of the first one with its key).
+ */
+export function prepareColumns(records: readonly SeriesRecord[]): PreparedColumns {
+  const n = records.length;
+  const out: PreparedColumns = { keys: [], series: [], times: [], json: [] };
+  const at = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const r = records[i] as SeriesRecord;
+    const json = checkRecord(r, i);
+    const seen = at.get(r.key);
+    if (seen === undefined) {
+      at.set(r.key, out.keys.length);
+      out.keys.push(r.key);
+      out.series.push(r.series);
+      out.times.push(r.time);
+      out.json.push(json);
+    } else {
+      out.series[seen] = r.series;
+      out.times[seen] = r.time;
+      out.json[seen] = json;
+    }
+  }
+  return out;
 }
 
 export function checkRangeQuery(q: RangeQuery): void {

@@ -24,6 +24,43 @@ describe('createStore', () => {
     await again.close();
   });
 
+  it.each([
+    {
+      name: 'a file, by default',
+      file: true,
+      worker: undefined,
+      expected: 'sqlite store open (worker thread)',
+    },
+    {
+      name: 'a file, SQLITE_WORKER on',
+      file: true,
+      worker: true,
+      expected: 'sqlite store open (worker thread)',
+    },
+    { name: 'a file, SQLITE_WORKER off', file: true, worker: false, expected: 'sqlite store open' },
+    {
+      name: ':memory:, whatever SQLITE_WORKER says',
+      file: false,
+      worker: true,
+      expected: 'sqlite store open',
+    },
+  ])('runs SQLite on a worker thread or not: $name', async ({ file, worker, expected }) => {
+    const lines: { msg?: string }[] = [];
+    const capture = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line) as { msg?: string }) },
+    );
+    const path = file ? join(dir, 'worker', `${String(worker)}.sqlite`) : ':memory:';
+    const store = createStore(
+      { ...loadConfig(BaseConfig, { SQLITE_PATH: path }), SQLITE_WORKER: worker },
+      capture,
+    );
+    await store.putDoc('workflows', 'wf-1', { a: 1 });
+    expect(await store.getDoc('workflows', 'wf-1')).toEqual({ doc: { a: 1 }, rev: 1 });
+    await store.close();
+    expect(lines.map((l) => l.msg).filter((m) => m?.startsWith('sqlite store open'))).toEqual([expected]);
+  });
+
   it('talks to ArangoDB when ARANGO_URL is set', async () => {
     // A port nobody listens on: the ArangoDB adapter answers DependencyError, SQLite never would.
     const probe = createServer();
