@@ -155,6 +155,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       BINANCE_API_URL: exchange.api,
       BINANCE_FAPI_URL: exchange.fapi,
       SQLITE_PATH: sqlitePath,
+      // Loaders write only their checkpoints: a worker thread would cost them start-up time for nothing.
+      SQLITE_WORKER: 'false',
       LOG_LEVEL: cfg.LOG_LEVEL,
       KAFKA_BROKERS: cfg.KAFKA_BROKERS.join(','),
       ...(childBusUrl === undefined ? {} : { STREAMFORGE_BUS_URL: childBusUrl }),
