@@ -17,6 +17,7 @@ import { SqliteDb, type SqliteDbOptions } from './sqlite-db.ts';
 import { toRecords, type SqliteStoreOptions } from './sqlite-store.ts';
 import {
   errorFromWire,
+  packColumns,
   type SqliteOp,
   type SqliteOps,
   type WorkerReply,
@@ -119,11 +120,17 @@ class SqliteWorkerStore implements Store {
     op: K,
     ...args: Parameters<SqliteOps[K]>
   ): Promise<ReturnType<SqliteOps[K]>> {
+    return this.post({ id: 0, op, args });
+  }
+
+  /** Sends one request (its id is assigned here) and resolves with the worker's answer. */
+  private post<T>(request: WorkerRequest): Promise<T> {
     if (this.closing) return Promise.reject(new DependencyError('sqlite store is closed'));
     const t = (this.thread ??= this.start());
     const id = this.nextId++;
-    return new Promise<ReturnType<SqliteOps[K]>>((resolve, reject) => {
-      const req: WorkerRequest = { id, op, args };
+    const op = request.op;
+    return new Promise<T>((resolve, reject) => {
+      const req = { ...request, id };
       try {
         t.worker.postMessage(req);
       } catch (err) {
@@ -144,7 +151,11 @@ class SqliteWorkerStore implements Store {
   async upsertRecords(collection: string, records: readonly SeriesRecord[]): Promise<UpsertResult> {
     if (this.closing) throw new DependencyError('sqlite store is closed');
     assertCollectionName(collection);
-    const { inserted, updated } = await this.call('writeSeries', collection, prepareColumns(records));
+    const { inserted, updated } = await this.post<{ inserted: number; updated: number }>({
+      id: 0,
+      op: 'writePacked',
+      args: [collection, packColumns(prepareColumns(records))],
+    });
     return { inserted, updated, unchanged: records.length - inserted - updated };
   }
 

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteDb, toStoreError, type SqliteDbOptions } from './sqlite-db.ts';
 import {
   errorToWire,
+  unpackColumns,
   type SqliteOp,
   type WorkerReply,
   type WorkerRequest,
@@ -32,8 +33,12 @@ port.on('message', (req: WorkerRequest) => {
   }
   let reply: WorkerReply;
   try {
-    const ops = open() as unknown as Record<SqliteOp, (...args: unknown[]) => unknown>;
-    reply = { id: req.id, value: ops[req.op](...req.args) };
+    if (req.op === 'writePacked') {
+      reply = { id: req.id, value: open().writeSeries(req.args[0], unpackColumns(req.args[1])) };
+    } else {
+      const ops = open() as unknown as Record<SqliteOp, (...args: unknown[]) => unknown>;
+      reply = { id: req.id, value: ops[req.op](...req.args) };
+    }
   } catch (err) {
     reply = { id: req.id, error: errorToWire(toStoreError(err)) };
   }

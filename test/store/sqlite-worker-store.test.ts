@@ -12,6 +12,7 @@ import { DependencyError } from '../../shared/runtime/errors.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import { createSqliteWorkerStore } from '../../shared/store/sqlite-worker-store.ts';
 import type { SeriesRecord } from '../../shared/store/store.ts';
+import { packColumns, unpackColumns } from '../../shared/store/sqlite-worker-protocol.ts';
 import { freshName, kline } from './contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sf-sqlite-worker-'));
@@ -22,18 +23,38 @@ const T0 = 1_700_000_040_000;
 const klines = (from: number, n: number): SeriesRecord[] =>
   Array.from({ length: n }, (_, i) => kline(series, T0 + (from + i) * 60_000));
 
+describe('packColumns / unpackColumns', () => {
+  it('carries every column across exactly, with several series and none', () => {
+    const columns = {
+      keys: ['a:1', 'b:2', 'a:3'],
+      series: ['spot:A:klines_1m', 'spot:B:klines_1m', 'spot:A:klines_1m'],
+      times: [1, 2, 3],
+      json: ['{"x":"1\\n2"}', '{}', '{"y":[1,2]}'],
+    };
+    const packed = packColumns(columns);
+    expect(packed.series).toEqual(['spot:A:klines_1m', 'spot:B:klines_1m']);
+    expect(unpackColumns(structuredClone(packed))).toEqual(columns);
+    expect(unpackColumns(packColumns({ keys: [], series: [], times: [], json: [] }))).toEqual({
+      keys: [],
+      series: [],
+      times: [],
+      json: [],
+    });
+  });
+});
+
 describe('sqlite worker store', () => {
   it('fails the calls a dead worker had not answered with 503, then starts a fresh one', async () => {
     // A worker that runs out of heap dies the way a crashed one does: the thread ends.
     const store = createSqliteWorkerStore({
       path: join(dir, 'crash.sqlite'),
-      resourceLimits: { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 },
+      resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 4 },
     });
     const c = freshName();
     expect(await store.upsertRecords(c, klines(0, 3))).toMatchObject({ inserted: 3 });
 
-    const mb = 'x'.repeat(1 << 20);
-    const huge = klines(10, 48).map((r) => ({ ...r, doc: { ...r.doc, pad: mb } }));
+    // Far more records than its 8 MB heap holds once the batch is unpacked into one string each.
+    const huge = klines(10, 200_000);
     const calls = [store.upsertRecords(c, huge), store.count(c), store.getRecord(c, huge[0]!.key)];
     const settled = await Promise.allSettled(calls);
     for (const s of settled) {
