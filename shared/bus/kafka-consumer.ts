@@ -72,17 +72,30 @@ export async function subscribeKafka(
   // Redelivery counts of records given up mid-retry (rebalance), so a later attempt continues the count.
   const attempts = new Map<string, number>();
 
-  async function handle(topic: string, partition: number, message: KafkaMessage, b: Batch): Promise<boolean> {
+  type Decoded = { event: BusEvent } | { error: unknown };
+  const decode = (message: KafkaMessage): Decoded => {
+    try {
+      return { event: decodeEvent(message.headers ?? {}, message.value) };
+    } catch (error) {
+      return { error };
+    }
+  };
+
+  async function handle(
+    topic: string,
+    partition: number,
+    message: KafkaMessage,
+    b: Batch,
+    decoded: Decoded,
+  ): Promise<boolean> {
     const id = `${topic}/${partition}/${message.offset}`;
     const where = { topic, partition, offset: message.offset };
-    let event: BusEvent;
-    try {
-      event = decodeEvent(message.headers ?? {}, message.value);
-    } catch (err) {
+    if ('error' in decoded) {
       // Not a CloudEvent: it can never be handled. Skip it rather than block the partition.
-      log.error({ err, ...where }, 'bus: skipping a record that is not a CloudEvent');
+      log.error({ err: decoded.error, ...where }, 'bus: skipping a record that is not a CloudEvent');
       return true;
     }
+    let event = decoded.event;
     for (;;) {
       const redeliveries = attempts.get(id) ?? 0;
       try {
@@ -110,15 +123,42 @@ export async function subscribeKafka(
     }
   }
 
+  /**
+   * One fetched batch of a partition, in order. Two things overlap with a handler's own waiting
+   * (a store write, say): decoding the next record, and committing the previous offset. Commits
+   * still happen only after their handler resolved, and in offset order.
+   */
   async function eachBatch(b: EachBatchPayload): Promise<void> {
     const { topic, partition } = b.batch;
-    for (const message of b.batch.messages) {
-      if (!b.isRunning() || b.isStale()) return;
-      if (!(await handle(topic, partition, message, b))) return;
-      b.resolveOffset(message.offset);
-      const next = (BigInt(message.offset) + 1n).toString();
-      await b.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-      await b.heartbeat();
+    const messages = b.batch.messages;
+    let committing: Promise<void> | undefined;
+    let decoded = messages[0] === undefined ? undefined : decode(messages[0]);
+    try {
+      for (let i = 0; i < messages.length; i++) {
+        const message = messages[i] as KafkaMessage;
+        if (!b.isRunning() || b.isStale() || decoded === undefined) return;
+        const handling = handle(topic, partition, message, b, decoded);
+        // Decoded once the handler has run up to its first real wait (setImmediate comes after
+        // the microtasks it queued), so the decode uses this thread while the handler waits.
+        const following = messages[i + 1];
+        const ahead =
+          following === undefined
+            ? undefined
+            : new Promise<Decoded>((resolve) => setImmediate(() => resolve(decode(following))));
+        if (!(await handling)) return;
+        decoded = ahead === undefined ? undefined : await ahead;
+        b.resolveOffset(message.offset);
+        const next = (BigInt(message.offset) + 1n).toString();
+        await committing;
+        committing = b.commitOffsetsIfNecessary({
+          topics: [{ topic, partitions: [{ partition, offset: next }] }],
+        });
+        // Observed at the next await; this only keeps a failure from being reported as unhandled.
+        committing.catch(() => undefined);
+        await b.heartbeat();
+      }
+    } finally {
+      await committing;
     }
   }
 

@@ -50,6 +50,8 @@ export interface GroupDeps {
   onCommit(topic: MemoryTopic, partition: number): void;
 }
 
+type Decoded = { event: BusEvent } | { error: unknown };
+
 /** A consumer group: members, committed offsets, and a delivery loop per subscribed partition. */
 export class GroupRunner {
   private readonly members: Member[] = [];
@@ -129,6 +131,8 @@ class PartitionLoop {
   position: number | undefined;
   private owner: Member | undefined;
   private redeliveries = 0;
+  /** The next record, decoded while the handler of the current one waited. */
+  private ahead: { offset: number; decoded: Promise<Decoded> } | undefined;
   private running = false;
   private wake: (() => void) | null = null;
 
@@ -208,23 +212,34 @@ class PartitionLoop {
   private async deliver(owner: Member, record: WireRecord, offset: number): Promise<number> {
     const { logger, retryBackoffMs, maxRetryBackoffMs } = this.group.deps;
     const where = { group: this.group.id, topic: this.topic.name, partition: this.partition, offset };
-    let event: BusEvent;
-    try {
-      event = this.group.deps.decode(record);
-    } catch (err) {
+    const ahead = this.ahead?.offset === offset ? this.ahead.decoded : undefined;
+    this.ahead = undefined;
+    const decoded = (await ahead) ?? this.decode(record);
+    if ('error' in decoded) {
       // A record that is not a CloudEvent can never be handled: skip it, as a Kafka consumer would.
-      logger.error({ err, ...where }, 'bus: skipping a record that is not a CloudEvent');
+      logger.error({ err: decoded.error, ...where }, 'bus: skipping a record that is not a CloudEvent');
       this.advance(offset);
       return 0;
     }
+    const event = decoded.event;
     try {
-      await owner.handler({
+      const handling = owner.handler({
         ...where,
         offset: String(offset),
         key: record.key,
         event,
         redeliveries: this.redeliveries,
       });
+      // Decode the next record once the handler waits (setImmediate runs after the microtasks it
+      // queued): this thread parses while, say, the store's worker writes.
+      const next = this.topic.partitions[this.partition]?.get(offset + 1);
+      if (next !== undefined) {
+        this.ahead = {
+          offset: offset + 1,
+          decoded: new Promise((resolve) => setImmediate(() => resolve(this.decode(next)))),
+        };
+      }
+      await handling;
     } catch (err) {
       const delay = Math.min(maxRetryBackoffMs, retryBackoffMs * 2 ** Math.min(this.redeliveries, 20));
       this.redeliveries++;
@@ -236,6 +251,15 @@ class PartitionLoop {
     }
     this.advance(offset);
     return 0;
+  }
+
+  /** A fresh copy of the record's event for one delivery, or why it has none. */
+  private decode(record: WireRecord): Decoded {
+    try {
+      return { event: this.group.deps.decode(record) };
+    } catch (error) {
+      return { error };
+    }
   }
 
   private advance(offset: number): void {
