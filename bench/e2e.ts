@@ -3,6 +3,7 @@
  * simulated exchange (no weight limit) to the store.
  *
  *   node --import tsx bench/e2e.ts [--from 2024-01-01] [--to 2025-01-01] [--parts ccxt,embedded,kafka]
+ *   (SQLITE_WORKER=false: the platform's SQLite store on its own thread)
  *
  * Parts, each in its own child process so its peak RSS is its own (sampled from /proc, with the
  * loader processes a platform starts):
@@ -162,6 +163,7 @@ export async function runStreamForge(o: {
     DEMO: 'false',
     KAFKA_BROKERS: o.mode === 'kafka' ? (process.env['KAFKA_BROKERS'] ?? '') : '',
     KAFKA_CLIENT_ID: `bench-e2e-${o.mode}`,
+    ...(process.env['SQLITE_WORKER'] === undefined ? {} : { SQLITE_WORKER: process.env['SQLITE_WORKER'] }),
   });
   const logger = createLogger('bench-e2e-platform', cfg.LOG_LEVEL);
   const started = performance.now();

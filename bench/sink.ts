@@ -5,6 +5,7 @@
  * batch delivered twice → deliveries vs stored records.
  *
  *   node --import tsx bench/sink.ts [--records 1000000] [--batch 1000] [--dup-records 100000]
+ *                                   [--store worker|direct]
  *
  * Kafka: KAFKA_BROKERS if set, else a broker started with scripts/kafka.mjs for this run.
  */
@@ -25,6 +26,7 @@ import {
 import { identify, type Kline } from '../shared/contracts/records.ts';
 import { createLogger } from '../shared/runtime/logger.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
+import { createSqliteWorkerStore } from '../shared/store/sqlite-worker-store.ts';
 import type { Store } from '../shared/store/store.ts';
 import { startKafka, type RunningKafka } from '../scripts/kafka.mjs';
 import { createConnector } from '../functions/arango-connector/app.ts';
@@ -34,11 +36,15 @@ const { values: args } = parseArgs({
     records: { type: 'string', default: '1000000' },
     batch: { type: 'string', default: '1000' },
     'dup-records': { type: 'string', default: '100000' },
+    // The platform's default (SQLITE_WORKER=false) is the direct adapter.
+    store: { type: 'string', default: 'direct' },
   },
 });
 const RECORDS = Number(args.records);
 const BATCH = Number(args.batch);
 const DUP_RECORDS = Number(args['dup-records']);
+const openStore = (file: string): Store =>
+  args.store === 'worker' ? createSqliteWorkerStore({ path: file }) : createSqliteStore({ path: file });
 const COLLECTION = canonicalCollection('kline');
 const SERIES = 'spot:BTCUSDT:klines_1m';
 const T0 = Date.UTC(2023, 0, 1);
@@ -140,7 +146,7 @@ async function until(check: () => boolean, timeoutMs: number): Promise<void> {
 
 /** The connector consumes `topic` from the beginning until `done()`; returns seconds. */
 async function sink(bus: EventBus, topic: string, file: string, deliveries: number) {
-  const c = counting(createSqliteStore({ path: file }));
+  const c = counting(openStore(file));
   const connector = createConnector({
     store: c.store,
     bus,
@@ -203,7 +209,7 @@ function raw(file: string): { seconds: number; insertOnly: number } {
 
 /** The Store port alone (no Kafka, no validation): the same rows through upsertRecords. */
 async function storePort(file: string): Promise<number> {
-  const store = createSqliteStore({ path: file });
+  const store = openStore(file);
   await store.ensureCollection(COLLECTION, 'series');
   let seconds = 0;
   for (let seq = 0; seq < RECORDS / BATCH; seq++) {
@@ -258,7 +264,7 @@ async function main(): Promise<void> {
     await publishAll(bus, dupTopic, [...once, ...once]);
     const d = await sink(bus, dupTopic, path.join(dir, 'dup.sqlite'), 2 * dupBatches);
 
-    console.log('\nsink (Kafka topic → connector bus path → SQLite), same run:');
+    console.log(`\nsink (Kafka topic → connector bus path → SQLite, ${args.store} store), same run:`);
     console.log(
       `  connector:  ${RECORDS} records in ${s.seconds.toFixed(1)} s = ${Math.round(sinkRate)} records/s`,
     );

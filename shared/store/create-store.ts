@@ -12,15 +12,17 @@ export type StoreConfig = Pick<
 > & {
   /**
    * SQLite only: run the connection on a worker thread (sqlite-worker-store.ts), so that SQLite
-   * works while this thread parses, validates and serialises. Default true; `:memory:` always
-   * runs on this thread (a database in memory cannot be shared between threads).
+   * works while this thread parses, validates and serialises. It pays when several batches are in
+   * flight (several symbols' partitions) and a core is free; one symbol's backfill hands the
+   * connector one batch at a time, and then the direct adapter is faster and smaller (figures in
+   * bench/sink.ts and bench/e2e.ts). Default false; `:memory:` always runs on this thread.
    */
   SQLITE_WORKER?: boolean | undefined;
 };
 
 /**
  * ArangoDB when `ARANGO_URL` is set, else the SQLite file at `SQLITE_PATH`, on a worker thread
- * unless `SQLITE_WORKER` is false or the path is `:memory:`.
+ * when `SQLITE_WORKER` is true and the path is not `:memory:`.
  */
 export function createStore(cfg: StoreConfig, logger: Logger): Store {
   if (cfg.ARANGO_URL) {
@@ -33,7 +35,7 @@ export function createStore(cfg: StoreConfig, logger: Logger): Store {
       logger,
     });
   }
-  const worker = (cfg.SQLITE_WORKER ?? true) && cfg.SQLITE_PATH !== ':memory:';
+  const worker = (cfg.SQLITE_WORKER ?? false) && cfg.SQLITE_PATH !== ':memory:';
   logger.info({ path: cfg.SQLITE_PATH, worker }, 'store: sqlite');
   const opts = { path: cfg.SQLITE_PATH, logger };
   return worker ? createSqliteWorkerStore(opts) : createSqliteStore(opts);

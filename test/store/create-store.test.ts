@@ -29,7 +29,7 @@ describe('createStore', () => {
       name: 'a file, by default',
       file: true,
       worker: undefined,
-      expected: 'sqlite store open (worker thread)',
+      expected: 'sqlite store open',
     },
     {
       name: 'a file, SQLITE_WORKER on',
