@@ -33,6 +33,7 @@ import {
 } from '../shared/contracts/events.ts';
 import type { Kline } from '../shared/contracts/records.ts';
 import { createLogger } from '../shared/runtime/logger.ts';
+import { MINUTE, syntheticKline, T0 } from './synthetic.ts';
 import { createRegistry } from '../shared/runtime/metrics.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
 import type { Store } from '../shared/store/store.ts';
@@ -55,39 +56,15 @@ const ROUNDS = Number(args.rounds);
 const POISON = Number(args.poison);
 const DUP = args.dup;
 const COLLECTION = canonicalCollection('kline');
-const T0 = Date.UTC(2023, 0, 1);
-const MINUTE = 60_000;
 const QUEUE_ID = 'wf-btcusdt-api_candles_1m-20230101-0c0c0c';
 const { createConnectorHandler, parseBatch, validateRecords } = (
   args.handler === undefined ? current : await import(path.resolve(args.handler))
 ) as typeof current;
 const logger = createLogger('bench-connector-handler', process.env['LOG_LEVEL'] ?? 'error');
 
-function kline(i: number): Kline {
-  const open_time = T0 + i * MINUTE;
-  const p = 16500 + (i % 5000) / 100;
-  return {
-    market: 'spot',
-    symbol: 'BTCUSDT',
-    interval: '1m',
-    open_time,
-    open: p.toFixed(8),
-    high: (p + 3.25).toFixed(8),
-    low: (p - 2.5).toFixed(8),
-    close: (p + 0.75).toFixed(8),
-    volume: (10 + (i % 97) / 7).toFixed(8),
-    close_time: open_time + MINUTE - 1,
-    quote_volume: (p * 12.3).toFixed(8),
-    trades: 100 + (i % 900),
-    taker_buy_base: (5 + (i % 13) / 3).toFixed(8),
-    taker_buy_quote: (p * 6.1).toFixed(8),
-    ignore: '0',
-  };
-}
-
 /** One batch as JSON text: the event with its data, as it would arrive over the wire. */
 function batchText(seq: number): string {
-  const records: unknown[] = Array.from({ length: BATCH }, (_, j) => kline(seq * BATCH + j));
+  const records: unknown[] = Array.from({ length: BATCH }, (_, j) => syntheticKline(seq * BATCH + j));
   for (let k = 0; k < POISON; k++) {
     const at = Math.floor(((k + 1) * BATCH) / (POISON + 1));
     records[at] = { ...(records[at] as Kline), close: 'NaN' };

@@ -25,6 +25,7 @@ import {
 } from '../shared/contracts/events.ts';
 import { identify, type Kline } from '../shared/contracts/records.ts';
 import { createLogger } from '../shared/runtime/logger.ts';
+import { MINUTE, syntheticKline, T0 } from './synthetic.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
 import { createSqliteWorkerStore } from '../shared/store/sqlite-worker-store.ts';
 import type { Store } from '../shared/store/store.ts';
@@ -47,36 +48,12 @@ const openStore = (file: string): Store =>
   args.store === 'worker' ? createSqliteWorkerStore({ path: file }) : createSqliteStore({ path: file });
 const COLLECTION = canonicalCollection('kline');
 const SERIES = 'spot:BTCUSDT:klines_1m';
-const T0 = Date.UTC(2023, 0, 1);
-const MINUTE = 60_000;
 const QUEUE_ID = 'wf-btcusdt-api_candles_1m-20230101-0b0b0b';
 const logger = createLogger('bench-sink', process.env['LOG_LEVEL'] ?? 'warn');
 const run = Date.now().toString(36);
 
-function kline(i: number): Kline {
-  const open_time = T0 + i * MINUTE;
-  const p = 16500 + (i % 5000) / 100;
-  return {
-    market: 'spot',
-    symbol: 'BTCUSDT',
-    interval: '1m',
-    open_time,
-    open: p.toFixed(8),
-    high: (p + 3.25).toFixed(8),
-    low: (p - 2.5).toFixed(8),
-    close: (p + 0.75).toFixed(8),
-    volume: (10 + (i % 97) / 7).toFixed(8),
-    close_time: open_time + MINUTE - 1,
-    quote_volume: (p * 12.3).toFixed(8),
-    trades: 100 + (i % 900),
-    taker_buy_base: (5 + (i % 13) / 3).toFixed(8),
-    taker_buy_quote: (p * 6.1).toFixed(8),
-    ignore: '0',
-  };
-}
-
 function klines(seq: number): Kline[] {
-  return Array.from({ length: BATCH }, (_, j) => kline(seq * BATCH + j));
+  return Array.from({ length: BATCH }, (_, j) => syntheticKline(seq * BATCH + j));
 }
 
 function batchEvent(seq: number): BusEvent<DataBatch> {
