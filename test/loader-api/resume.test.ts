@@ -76,7 +76,10 @@ describe('resume from the checkpoint', () => {
       signal: new AbortController().signal,
     });
     expect(second).toBe(0);
-    await until(() => got.batches.length === pages);
+    // Batches and queue-events are different topics, each consumed by its own loop: wait for both.
+    await until(
+      () => got.batches.length === pages && got.events.some((e) => e.message === 'loader finished'),
+    );
     expect(got.batches.map((b) => b.seq)).toEqual(Array.from({ length: pages }, (_, i) => i));
     expect((await sim.stats()).requests - afterFirst).toBe(TIME_CALLS + (pages - 4)); // pages 4.. only
     const times = got.batches.flatMap((b) => b.records.map((r) => (r as { open_time: number }).open_time));
