@@ -3,7 +3,7 @@
  * exchange edge, then normalised into shared/contracts/records.ts.
  */
 import { z } from 'zod';
-import { Decimal, EpochMs } from './common.ts';
+import { DECIMAL_PATTERN, Decimal, EpochMs } from './common.ts';
 
 /** REST kline row: 12 positional fields; only 0, 6 and 8 are numbers. */
 export const RawKline = z.tuple([
@@ -22,10 +22,8 @@ export const RawKline = z.tuple([
 ]);
 export type RawKline = z.infer<typeof RawKline>;
 
-/** The pattern of {@link Decimal} (common.ts); the twin check below must test exactly it. */
-const DECIMAL = /^-?\d+(\.\d+)?$/;
 const isEpochMs = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-const isDecimal = (v: unknown): boolean => typeof v === 'string' && DECIMAL.test(v);
+const isDecimal = (v: unknown): boolean => typeof v === 'string' && DECIMAL_PATTERN.test(v);
 
 /**
  * Plain-code twin of {@link RawKline}: true for exactly the values the tuple schema accepts

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
 /** Exchange decimal string, kept exactly as Binance sends it (no float rounding). */
-export const Decimal = z.string().regex(/^-?\d+(\.\d+)?$/, 'expected a decimal string such as "0.02345000"');
+/** The exchange's decimal strings; also checked in plain code by isRawKline (binance.ts). */
+export const DECIMAL_PATTERN = /^-?\d+(\.\d+)?$/;
+export const Decimal = z.string().regex(DECIMAL_PATTERN, 'expected a decimal string such as "0.02345000"');
 
 /** Epoch milliseconds (Binance default time unit). */
 export const EpochMs = z.number().int().nonnegative();
