@@ -5,7 +5,7 @@
  *
  * These schemas check what the local runner relies on and the rules the CRD schema leaves to
  * Knative's webhook (initialOffset and ordering values, annotation values as strings). The full
- * CRD validation against ../shared/schemas lives in the manifest tests.
+ * CRD validation against test/fixtures/schemas lives in the manifest tests.
  */
 import { z } from 'zod';
 

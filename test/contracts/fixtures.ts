@@ -1,9 +1,9 @@
-/** Reads the captured Binance payloads in ../shared/fixtures/binance (beside the repo, also in CI). */
+/** Reads the captured Binance payloads in test/fixtures/binance (copied into the repo, SOURCES.md). */
 import fs from 'node:fs';
 import path from 'node:path';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
-export const FIXTURES = path.resolve(repoRoot, '../shared/fixtures/binance');
+export const FIXTURES = path.resolve(repoRoot, 'test/fixtures/binance');
 
 /** Parsed JSON of one fixture file: `unknown` until a schema says otherwise. */
 export function fixture(rel: string): unknown {

@@ -13,9 +13,9 @@ import {
 } from '../../functions/dummy-service/exchange/exchange.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const sharedDir = path.resolve(repoRoot, '../shared');
+export const fixturesDir = path.resolve(repoRoot, 'test/fixtures/binance');
 export const fixture = (rel: string): unknown =>
-  JSON.parse(readFileSync(path.join(sharedDir, 'fixtures/binance', rel), 'utf8')) as unknown;
+  JSON.parse(readFileSync(path.join(fixturesDir, rel), 'utf8')) as unknown;
 
 /** A pinned exchange clock: 2025-06-21 12:34:56.789 UTC, mid-minute. */
 export const NOW = Date.UTC(2025, 5, 21, 12, 34, 56, 789);

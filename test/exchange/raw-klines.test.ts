@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RawKline, RawKlines, isRawKline } from '../../shared/contracts/binance.ts';
 
-const fixtures = path.resolve(import.meta.dirname, '../../../shared/fixtures/binance');
+const fixtures = path.resolve(import.meta.dirname, '../fixtures/binance');
 const captured = JSON.parse(
   readFileSync(path.join(fixtures, 'rest/spot_klines_BTCUSDT_1m_2021-10-22.json'), 'utf8'),
 ) as unknown[];

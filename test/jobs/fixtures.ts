@@ -1,6 +1,6 @@
 /**
  * Fixtures for the job tests: a start command, the repository's Job template, and
- * the Kubernetes 1.35 batch/v1 Job schema (../shared/schemas, SOURCES.md) as an Ajv validator,
+ * the Kubernetes 1.35 batch/v1 Job schema (test/fixtures/schemas, SOURCES.md) as an Ajv validator,
  * closed in memory (additionalProperties: false where the schema lists properties) so a typo in
  * a field name fails, as it would under the API server's strict field validation.
  */
@@ -13,7 +13,10 @@ import type { QueueCommand } from '../../shared/contracts/workflow.ts';
 import { parseJobTemplate, type JobManifest } from '../../shared/jobs/render-job.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const schemaFile = path.resolve(repoRoot, '../shared/schemas/kubernetes-1.35/apis__batch__v1_openapi.json');
+const schemaFile = path.resolve(
+  repoRoot,
+  'test/fixtures/schemas/kubernetes-1.35/apis__batch__v1_openapi.json',
+);
 
 type AddFormats = (ajv: Ajv) => Ajv;
 // ajv-formats is CommonJS: its default export arrives as the function or wrapped in `default`.

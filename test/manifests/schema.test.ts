@@ -1,6 +1,6 @@
 /**
  * Every document under knative/ and kafka-sources/ against the upstream schema of its kind
- * (../shared/schemas, closed in memory so unknown fields fail), and each way a manifest can be
+ * (test/fixtures/schemas, closed in memory so unknown fields fail), and each way a manifest can be
  * wrong that the schema must catch, shown on a broken copy of a real manifest.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * In-memory schema loader for the manifest tests: the upstream CRD and Kubernetes OpenAPI files in
- * ../shared/schemas, with the Ajv quirks of ../shared/schemas/SOURCES.md applied in memory (the
+ * test/fixtures/schemas, with the Ajv quirks of test/fixtures/schemas/SOURCES.md applied in memory (the
  * files themselves are never changed):
  * - every `x-kubernetes-*` keyword is registered, so Ajv stays in strict mode otherwise;
  * - strictTypes off (Quantity and IntOrString put `pattern`/`format` next to anyOf/oneOf);
@@ -22,7 +22,7 @@ import formatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const schemasDir = path.resolve(repoRoot, '../shared/schemas');
+export const schemasDir = path.resolve(repoRoot, 'test/fixtures/schemas');
 
 type AddFormats = (ajv: Ajv) => Ajv;
 // ajv-formats is CommonJS: its default export arrives as the function or wrapped in `default`.
