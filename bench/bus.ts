@@ -17,6 +17,7 @@ import { createKafkaBus } from '../shared/bus/kafka-bus.ts';
 import { createMemoryBus } from '../shared/bus/memory-bus.ts';
 import { batchId, EventTypes, sourceOf, type DataBatch } from '../shared/contracts/events.ts';
 import type { Kline } from '../shared/contracts/records.ts';
+import { rowFromRecord } from '../shared/contracts/rows.ts';
 import { startKafka, type RunningKafka } from '../scripts/kafka.mjs';
 
 const PER_BATCH = 1000;
@@ -57,17 +58,17 @@ function klines(startMs: number): Kline[] {
 function batchEvent(seq: number): BusEvent<DataBatch> {
   const covers = { from: Date.UTC(2023, 0, 1) + seq * PER_BATCH * 60_000, to: 0 };
   covers.to = covers.from + PER_BATCH * 60_000;
-  const records = klines(covers.from);
+  const rows = klines(covers.from).map((k) => rowFromRecord('kline', k));
   const at = { market: 'spot' as const, symbol: 'BTCUSDT', dataset: 'klines_1m' as const, covers };
   return {
     specversion: '1.0',
-    id: batchId('kline', at, records),
+    id: batchId(at, rows),
     source: sourceOf('loader-api'),
     type: EventTypes.data('kline'),
     time: new Date().toISOString(),
     subject: 'BTCUSDT',
     extensions: { queueid: 'wf-btcusdt-api_candles_1m-20230101-a1b2c3' },
-    data: { ...at, kind: 'kline', collection: 'market_klines', seq, gaps: [], records },
+    data: { ...at, kind: 'kline', collection: 'market_klines', seq, gaps: [], rows },
   };
 }
 
@@ -89,7 +90,7 @@ async function run(name: string, bus: EventBus, events: BusEvent[]): Promise<Row
     groupId: `bench-${topic}`,
     topics: [topic],
     handler: (m) => {
-      records += (m.event.data as DataBatch).records.length;
+      records += (m.event.data as DataBatch).rows.length;
       if (++handled === events.length) done();
       return Promise.resolve();
     },

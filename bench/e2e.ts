@@ -1,40 +1,57 @@
 /**
- * End-to-end backfill benchmark (issue 5 "Measure"): one year of BTCUSDT 1m klines from the
- * simulated exchange (no weight limit) to the store.
+ * End-to-end backfill benchmark (issue 5 "Measure"): 1m klines of one or several symbols from the
+ * simulated exchange (no weight limit) to SQLite; by default one year of BTCUSDT.
  *
- *   node --import tsx bench/e2e.ts [--from 2024-01-01] [--to 2025-01-01] [--parts ccxt,embedded,kafka]
- *   (SQLITE_WORKER=false: the platform's SQLite store on its own thread)
+ *   node --import tsx bench/e2e.ts [--from 2024-01-01] [--to 2025-01-01] [--symbol BTCUSDT]
+ *     [--symbols BTCUSDT,ETHUSDT,...] [--parts floor,ccxt,embedded,kafka] [--timeout 600]
+ *   (SQLITE_WORKER=true|false: the platform's SQLite store on a worker thread or not)
+ *
+ * 10 symbols × 1 month:
+ *   node --import tsx bench/e2e.ts --from 2024-06-01 --to 2024-07-01 \
+ *     --symbols BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,ADAUSDT,DOGEUSDT,TRXUSDT,LTCUSDT,DOTUSDT
+ * The simulator serves its default symbols (spot BTCUSDT, ETHUSDT, ETHBTC) plus every symbol asked
+ * for; those without a preset get its generic profile (listed 2020-01-01, price ~10, 4 decimals).
  *
  * Parts, each in its own child process so its peak RSS is its own (sampled from /proc, with the
  * loader processes a platform starts):
- *   ccxt      the baseline: ccxt's `binance.fetchOHLCV` loop pointed at the simulator, no throttle,
- *             each page UPSERTed into SQLite (what users write by hand today);
- *   embedded  StreamForge in embedded mode: a platform with the in-process bus, POST /workflows,
- *             poll until the workflow is completed;
+ *   floor     the simplest correct one-process pipeline (bench/floor.ts): 1000-minute pages, 4
+ *             requests in flight over keep-alive, rows checked, all 12 fields UPSERTed into a typed
+ *             SQLite table, one transaction per page; every other part is measured against it;
+ *   ccxt      what users write by hand today: ccxt's `binance.fetchOHLCV` loop pointed at the
+ *             simulator, no throttle, one request at a time, symbols one after the other, each page
+ *             UPSERTed into SQLite (6 of the 12 fields, as floats);
+ *   embedded  StreamForge in embedded mode: a platform with the in-process bus, one POST /workflows
+ *             (`symbol`, or `symbols` for several), poll until every workflow is completed;
  *   kafka     the same with the real Kafka broker (KAFKA_BROKERS, or one started for the run).
- * Every part reads the same simulator, served once by this process on 127.0.0.1.
+ * Every part reads the same simulator, served once by this process on 127.0.0.1. A part's CPU is
+ * everything in its process tree (exact: the rusage of reaped children); the simulator (this
+ * process) and the Kafka broker are reported apart. "waited for a core" is a process's main-thread
+ * run-queue time: when it is large, other work competed for the cores and wall times are skewed.
+ * The last line checks the issue's aims against the floor measured in the same run.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../shared/runtime/logger.ts';
 import { serve } from '../shared/runtime/serve.ts';
 import { createExchangeApp } from '../functions/dummy-service/exchange/exchange.ts';
+import { DEFAULT_SYMBOLS } from '../functions/dummy-service/exchange/config.ts';
 import { startKafka, type RunningKafka } from '../scripts/kafka.mjs';
 import Database from 'better-sqlite3';
-import { canonicalCollection } from '../shared/contracts/events.ts';
-import { loadConfig } from '../shared/runtime/config.ts';
-import { PlatformConfig } from '../functions/platform/config.ts';
-import { startPlatform } from '../functions/platform/platform.ts';
+import { runFloor } from './floor.ts';
 
 const { values: args } = parseArgs({
   options: {
     from: { type: 'string', default: '2024-01-01' },
     to: { type: 'string', default: '2025-01-01' },
     symbol: { type: 'string', default: 'BTCUSDT' },
-    parts: { type: 'string', default: 'ccxt,embedded,kafka' },
+    /** Several symbols, comma-separated; default `--symbol`. */
+    symbols: { type: 'string' },
+    parts: { type: 'string', default: 'floor,ccxt,embedded,kafka' },
+    /** StreamForge parts: fail when the workflows are not completed this many seconds after POST. */
+    timeout: { type: 'string', default: '600' },
     // Internal: run one part in this (child) process.
     part: { type: 'string' },
     sim: { type: 'string' },
@@ -42,9 +59,21 @@ const { values: args } = parseArgs({
   },
 });
 
+const symbols = [
+  ...new Set(
+    (args.symbols ?? args.symbol)
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  ),
+];
+
 export interface PartResult {
   part: string;
+  /** Wall time, everything included (a platform's start too). */
   seconds: number;
+  /** StreamForge parts: wall time from POST /workflows to every workflow completed. */
+  fromPost?: number;
   records: number;
   /** Free-form details printed under the figures. */
   notes: string[];
@@ -54,21 +83,24 @@ const RESULT_PREFIX = 'E2E_RESULT ';
 
 /** Child mode: run one part, print its result as one JSON line. */
 async function child(): Promise<void> {
-  const range = { from: Date.parse(args.from), to: Date.parse(args.to), symbol: args.symbol };
+  const range = { from: Date.parse(args.from), to: Date.parse(args.to), symbols };
   const sim = args.sim ?? '';
   const dir = args.dir ?? tmpdir();
-  const result =
-    args.part === 'ccxt'
-      ? await runCcxtBaseline({ ...range, sim, file: path.join(dir, 'ccxt.sqlite') })
-      : await runStreamForge({ ...range, sim, dir, mode: args.part === 'kafka' ? 'kafka' : 'embedded' });
+  const file = path.join(dir, `${args.part}.sqlite`);
+  let result: PartResult;
+  if (args.part === 'floor') result = await runFloor({ ...range, sim, file });
+  else if (args.part === 'ccxt') result = await runCcxtBaseline({ ...range, sim, file });
+  else if (args.part === 'embedded' || args.part === 'kafka')
+    result = await runStreamForge({ ...range, sim, dir, mode: args.part });
+  else throw new Error(`unknown part ${args.part} (floor, ccxt, embedded, kafka)`);
   console.log(RESULT_PREFIX + JSON.stringify(result));
 }
 
 // --- the ccxt baseline ---------------------------------------------------------------------
 
 /**
- * The baseline: what users write by hand today — a ccxt `fetchOHLCV` loop
- * (ccxt 4.5) UPSERTing each page into SQLite, no throttle, pointed at the simulator.
+ * What users write by hand today: a ccxt `fetchOHLCV` loop (ccxt 4.5) UPSERTing each page into
+ * SQLite, no throttle, pointed at the simulator; several symbols one after the other.
  *
  * ccxt builds spot URLs from `urls.api.public` (`<base>/api/v3` + `/klines`); loadMarkets calls
  * `/api/v3/exchangeInfo` per market type in `options.fetchMarkets.types` (spot only here, so
@@ -80,7 +112,7 @@ const MINUTE = 60_000;
 
 export async function runCcxtBaseline(o: {
   sim: string;
-  symbol: string;
+  symbols: string[];
   from: number;
   to: number;
   file: string;
@@ -112,24 +144,28 @@ export async function runCcxtBaseline(o: {
     `INSERT INTO klines VALUES (?, '1m', ?, ?, ?, ?, ?, ?) ON CONFLICT (symbol, interval, open_time) DO UPDATE SET
      open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, volume = excluded.volume`,
   );
-  const write = db.transaction((rows: (number | undefined)[][]) => {
-    for (const r of rows) upsert.run(o.symbol, r[0], r[1], r[2], r[3], r[4], r[5]);
+  const write = db.transaction((symbol: string, rows: (number | undefined)[][]) => {
+    for (const r of rows) upsert.run(symbol, r[0], r[1], r[2], r[3], r[4], r[5]);
   });
 
-  const market = `${o.symbol.replace(/USDT$/, '')}/USDT`;
   const started = performance.now();
   await ex.loadMarkets();
-  let since = o.from;
   let requests = 0;
   let rows = 0;
-  while (since < o.to) {
-    const page = await ex.fetchOHLCV(market, '1m', since, 1000, { until: o.to - 1 });
-    requests += 1;
-    if (page.length === 0) break; // nothing after `since` up to the end
-    write(page);
-    rows += page.length;
-    const last = page[page.length - 1]?.[0] ?? o.to;
-    since = last + MINUTE;
+  for (const symbol of o.symbols) {
+    // The unified symbol (BTC/USDT) of the exchange's id (BTCUSDT); throws BadSymbol when the
+    // simulator's exchangeInfo does not list it.
+    const market = ex.market(symbol).symbol;
+    let since = o.from;
+    while (since < o.to) {
+      const page = await ex.fetchOHLCV(market, '1m', since, 1000, { until: o.to - 1 });
+      requests += 1;
+      if (page.length === 0) break; // nothing after `since` up to the end
+      write(symbol, page);
+      rows += page.length;
+      const last = page[page.length - 1]?.[0] ?? o.to;
+      since = last + MINUTE;
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   const stored = db.prepare('SELECT count(*) FROM klines').pluck().get() as number;
@@ -148,12 +184,19 @@ export async function runCcxtBaseline(o: {
 
 export async function runStreamForge(o: {
   sim: string;
-  symbol: string;
+  symbols: string[];
   from: number;
   to: number;
   dir: string;
   mode: 'embedded' | 'kafka';
 }): Promise<PartResult> {
+  // Imported here: the floor and ccxt processes do not load (or carry the RSS of) the platform.
+  const [{ canonicalCollection }, { loadConfig }, { PlatformConfig }, { startPlatform }] = await Promise.all([
+    import('../shared/contracts/events.ts'),
+    import('../shared/runtime/config.ts'),
+    import('../functions/platform/config.ts'),
+    import('../functions/platform/platform.ts'),
+  ]);
   const cfg = loadConfig(PlatformConfig, {
     PORT: '0',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
@@ -171,42 +214,62 @@ export async function runStreamForge(o: {
   const startup = (performance.now() - started) / 1000;
   try {
     const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+    const posted = performance.now();
+    // One symbol as `symbol` (the answer is the workflow), several as `symbols` (the answer is
+    // `{ workflows: [...] }`, one per symbol in request order): functions/queue-manager/routes.ts.
     const res = await fetch(`${platform.url}/workflows`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        symbol: o.symbol,
+        ...(o.symbols.length === 1 ? { symbol: o.symbols[0] } : { symbols: o.symbols }),
         type: 'api_candles_1m',
         time_range: `${day(o.from)}:${day(o.to)}`,
       }),
     });
-    const created = (await res.json()) as { queue_id?: string };
-    if (res.status !== 201 || created.queue_id === undefined)
+    const created = (await res.json()) as { queue_id?: string; workflows?: { queue_id?: string }[] };
+    const ids = (created.workflows ?? [created]).map((w) => w.queue_id);
+    if (res.status !== 201 || ids.length !== o.symbols.length || ids.some((id) => id === undefined))
       throw new Error(`POST /workflows: ${res.status} ${JSON.stringify(created)}`);
     type Wf = {
+      queue_id: string;
+      symbol: string;
       status: string;
       records_written: number;
       error?: unknown;
       created_at?: string;
       timeline?: { at: string; producer: string; status: string; message: string }[];
     };
-    let wf: Wf = { status: 'pending', records_written: 0 };
-    for (;;) {
+    const done = new Map<string, Wf>();
+    const deadline = posted + Number(args.timeout) * 1000;
+    while (done.size < ids.length) {
       await new Promise((r) => setTimeout(r, 200));
-      wf = (await (await fetch(`${platform.url}/workflows/${created.queue_id}`)).json()) as Wf;
-      if (['completed', 'error', 'cancelled'].includes(wf.status)) break;
+      const waiting: string[] = [];
+      for (const id of ids) {
+        if (id === undefined || done.has(id)) continue;
+        const wf = (await (await fetch(`${platform.url}/workflows/${id}`)).json()) as Wf;
+        if (wf.status === 'completed') done.set(id, wf);
+        else if (['error', 'cancelled'].includes(wf.status))
+          throw new Error(`workflow ${id} ended ${wf.status}: ${JSON.stringify(wf.error)}`);
+        else waiting.push(`${id} ${wf.status}`);
+      }
+      if (waiting.length > 0 && performance.now() > deadline)
+        throw new Error(`not completed after --timeout ${args.timeout} s: ${waiting.join(', ')}`);
     }
-    const seconds = (performance.now() - started) / 1000;
-    if (wf.status !== 'completed')
-      throw new Error(`workflow ended ${wf.status}: ${JSON.stringify(wf.error)}`);
+    const now = performance.now();
+    const seconds = (now - started) / 1000;
+    const fromPost = (now - posted) / 1000;
     const stored = await platform.store.count(canonicalCollection('kline'));
+    const wfs = ids.flatMap((id) => done.get(id ?? '') ?? []);
+    const written = wfs.reduce((n, wf) => n + wf.records_written, 0);
     return {
       part: o.mode,
       seconds,
+      fromPost,
       records: stored,
       notes: [
-        `platform start ${startup.toFixed(1)} s (included); workflow ${created.queue_id} completed, records_written ${wf.records_written}, stored ${stored} (12 fields, exact decimals)`,
-        phases(wf),
+        `platform start ${startup.toFixed(1)} s (included in the total); ${wfs.length} workflow(s) completed, ` +
+          `records_written ${written}, stored ${stored} (12 fields, exact decimals)`,
+        ...wfs.map((wf) => (wfs.length === 1 ? '' : `${wf.symbol}: `) + phases(wf)),
       ],
     };
   } finally {
@@ -239,12 +302,28 @@ interface ProcessFigures {
   kib: number;
   /** CPU time (user + system), seconds, at the last sample. */
   cpu: number;
+  /** Time its main thread spent runnable but waiting for a core, seconds, at the last sample. */
+  wait: number;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /**
- * Peak RSS (VmHWM) and CPU seconds of every process below `root`, by pid, sampled until stopped.
+ * Seconds the main (JavaScript) thread of `pid` has spent runnable but waiting for a core (the
+ * 2nd field of /proc/<pid>/schedstat, ns): large when other work on the machine competes for the
+ * cores, which makes wall times unreliable. 0 once the process is gone.
+ */
+function runQueueWait(pid: number | 'self'): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1] ?? 0) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Peak RSS (VmHWM), CPU seconds and run-queue wait of every process below `root`, by pid, sampled
+ * every 100 ms until stopped.
  * The CPU figures show where a 2-core machine's time goes (simulator, platform, loader, broker).
  */
 function sampleRss(root: number): { stop: () => Map<number, ProcessFigures> } {
@@ -279,7 +358,12 @@ function sampleRss(root: number): { stop: () => Map<number, ProcessFigures> } {
         const kib = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 90);
         const before = peaks.get(pid);
-        peaks.set(pid, { cmd, kib: Math.max(kib, before?.kib ?? 0), cpu: cpu.get(pid) ?? before?.cpu ?? 0 });
+        peaks.set(pid, {
+          cmd: cmd || before?.cmd || '', // empty once the process is a zombie
+          kib: Math.max(kib, before?.kib ?? 0),
+          cpu: cpu.get(pid) ?? before?.cpu ?? 0,
+          wait: Math.max(runQueueWait(pid), before?.wait ?? 0),
+        });
       } catch {
         // gone already
       }
@@ -315,9 +399,19 @@ function brokerPid(dir: string): number | undefined {
   }
 }
 
+/**
+ * CPU seconds of this process's reaped children and their reaped descendants (cutime + cstime):
+ * around a part, exactly the CPU of its process tree (the broker is never reaped during a part).
+ */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND;
+}
+
 async function runPart(part: string, sim: string, dir: string, env: NodeJS.ProcessEnv) {
   const argv = ['--import', 'tsx', 'bench/e2e.ts', '--part', part, '--sim', sim, '--dir', dir];
-  argv.push('--from', args.from, '--to', args.to, '--symbol', args.symbol);
+  argv.push('--from', args.from, '--to', args.to, '--symbols', symbols.join(','), '--timeout', args.timeout);
   const proc = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const rss = sampleRss(proc.pid ?? -1);
   let out = '';
@@ -341,17 +435,30 @@ async function runPart(part: string, sim: string, dir: string, env: NodeJS.Proce
   return { part, result: JSON.parse(result.slice(RESULT_PREFIX.length)) as PartResult, peaks };
 }
 
+type Outcome = Awaited<ReturnType<typeof runPart>> & {
+  /** CPU seconds of the part's process tree. */
+  cpu: number;
+  /** CPU seconds of this process (the simulator, and the sampler) during the part. */
+  simCpu: number;
+  /** Seconds this process waited for a core during the part. */
+  simWait: number;
+  brokerCpu?: number;
+};
+
 async function main(): Promise<void> {
   const logger = createLogger('bench-e2e', 'warn');
-  const exchange = createExchangeApp({ weightLimit: 0, futuresWeightLimit: 0, logger });
+  // The default symbols and every one asked for (spot); unknown names get a generic profile.
+  const simSymbols = [...new Set([...DEFAULT_SYMBOLS, ...symbols])];
+  const exchange = createExchangeApp({ weightLimit: 0, futuresWeightLimit: 0, symbols: simSymbols, logger });
   const sim = await serve(exchange, { port: 0, host: '127.0.0.1', logger, handleSignals: false });
   const dir = mkdtempSync(path.join(tmpdir(), 'sf-bench-e2e-'));
   const parts = args.parts.split(',').map((p) => p.trim());
   let kafka: RunningKafka | undefined;
-  const results: (Awaited<ReturnType<typeof runPart>> & { simCpu?: number; brokerCpu?: number })[] = [];
+  const results: Outcome[] = [];
   try {
     console.log(
-      `simulator ${sim.url}; ${args.symbol} 1m ${args.from} → ${args.to}; parts ${parts.join(', ')}`,
+      `simulator ${sim.url}; ${symbols.length} symbol(s) ${symbols.join(',')}; 1m ${args.from} → ${args.to}; ` +
+        `parts ${parts.join(', ')}; ${load()}`,
     );
     for (const part of parts) {
       const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: '' };
@@ -363,11 +470,15 @@ async function main(): Promise<void> {
       const broker = kafka === undefined ? undefined : brokerPid(kafka.dir);
       const brokerCpu0 = broker === undefined ? 0 : cpuSeconds(broker);
       const cpu0 = process.cpuUsage();
+      const wait0 = runQueueWait('self');
+      const tree0 = childrenCpuSeconds();
       const r = await runPart(part, sim.url, dir, env);
       const used = process.cpuUsage(cpu0);
       results.push({
         ...r,
+        cpu: childrenCpuSeconds() - tree0,
         simCpu: (used.user + used.system) / 1e6,
+        simWait: runQueueWait('self') - wait0,
         ...(broker === undefined || part !== 'kafka' ? {} : { brokerCpu: cpuSeconds(broker) - brokerCpu0 }),
       });
       if (r.error) console.log(`[${part}] FAILED: ${r.error}`);
@@ -377,28 +488,104 @@ async function main(): Promise<void> {
     await kafka?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log(`\nall parts done; ${load()}`);
+  report(results);
+}
 
-  const base = results.find((r) => r.part === 'ccxt')?.result;
-  console.log('\nresults (wall time, records, records/s, peak RSS per process):');
+/** Other work on the machine skews the figures: shown at the start and the end. */
+const load = (): string =>
+  `load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${cpus().length} cores`;
+
+const MIB = 1024;
+const x = (v: number): string => `${v.toFixed(2)}x`;
+/** CPU seconds per million candles stored. */
+const cpuPerM = (r: Outcome): number => (r.result ? (r.cpu / r.result.records) * 1e6 : Number.NaN);
+const peakMib = (r: Outcome): number => Math.max(0, ...[...r.peaks.values()].map((p) => p.kib)) / MIB;
+
+function report(results: Outcome[]): void {
+  const floor = results.find((r) => r.part === 'floor' && r.result);
+  const base = floor?.result;
+  console.log(
+    "\nresults (wall time, records; ratios to the floor of this run; CPU of the part's process tree;" +
+      ' per process: peak RSS, CPU, time spent waiting for a core):',
+  );
   for (const r of results) {
-    if (!r.result) continue;
-    const { seconds, records, notes } = r.result;
-    const ratio =
-      base && r.part !== 'ccxt' ? `  = ${(seconds / base.seconds).toFixed(2)}x the baseline's wall time` : '';
+    if (!r.result) {
+      console.log(`  ${r.part.padEnd(9)} FAILED: ${r.error}`);
+      continue;
+    }
+    const { seconds, fromPost, records, notes } = r.result;
+    const post = fromPost === undefined ? '' : ` (POST → completed ${fromPost.toFixed(1)} s)`;
+    const same = base === undefined || records === base.records ? '' : ` (≠ the floor's ${base.records})`;
+    let ratio = '';
+    if (base && r !== floor) {
+      ratio = `  = ${x(seconds / base.seconds)} the floor's wall time`;
+      if (fromPost !== undefined) ratio += ` (from POST ${x(fromPost / base.seconds)})`;
+    }
     console.log(
-      `  ${r.part.padEnd(9)} ${seconds.toFixed(1)} s  ${records} records  ${Math.round(records / seconds)} records/s${ratio}`,
+      `  ${r.part.padEnd(9)} ${seconds.toFixed(1)} s${post}  ${records} records${same}  ` +
+        `${Math.round(records / seconds)} records/s${ratio}`,
+    );
+    const cpuRatio = floor && r !== floor ? ` = ${x(cpuPerM(r) / cpuPerM(floor))} the floor's` : '';
+    console.log(
+      `            CPU ${r.cpu.toFixed(1)} s over ${r.peaks.size} process(es) = ` +
+        `${cpuPerM(r).toFixed(1)} CPU s per million candles${cpuRatio}`,
     );
     for (const n of notes) console.log(`            ${n}`);
-    for (const [pid, p] of [...r.peaks].sort((a, b) => b[1].kib - a[1].kib).slice(0, 6))
+    const procs = [...r.peaks].sort((a, b) => b[1].kib - a[1].kib);
+    for (const [pid, p] of procs.slice(0, 8))
       console.log(
-        `            peak RSS ${Math.round(p.kib / 1024)} MiB  CPU ${p.cpu.toFixed(1)} s  pid ${pid}  ${p.cmd}`,
+        `            peak RSS ${Math.round(p.kib / MIB)} MiB  CPU ${p.cpu.toFixed(1)} s  ` +
+          `waited for a core ${p.wait.toFixed(1)} s  pid ${pid}  ${p.cmd}`,
       );
-    if (r.simCpu !== undefined)
-      console.log(`            simulator (the bench's own process) CPU ${r.simCpu.toFixed(1)} s`);
+    if (procs.length > 8) console.log(`            ... and ${procs.length - 8} more, smaller`);
+    console.log(
+      `            simulator (the bench's own process) CPU ${r.simCpu.toFixed(1)} s  ` +
+        `waited for a core ${r.simWait.toFixed(1)} s`,
+    );
     if (r.brokerCpu !== undefined)
-      console.log(`            Kafka broker (java) CPU ${r.brokerCpu.toFixed(1)} s`);
+      console.log(
+        `            Kafka broker (java) CPU ${r.brokerCpu.toFixed(1)} s (with it: ` +
+          `${(((r.cpu + r.brokerCpu) / records) * 1e6).toFixed(1)} CPU s per million candles)`,
+      );
   }
-  console.log('aims: embedded ≤ 0.5x, kafka ≤ 1.0x the baseline wall time; peak RSS ≤ 300 MiB per process');
+  console.log(aims(results, floor));
+}
+
+/** The issue's aims, each marked met / not met from this run's figures. */
+function aims(results: Outcome[], floor: Outcome | undefined): string {
+  const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  const sf = (part: string) => results.find((r) => r.part === part && r.result);
+  const checks: string[] = [];
+  const wall = (part: string, limit: number): void => {
+    const r = sf(part);
+    if (!r?.result || !floor?.result) return void checks.push(`${part} wall ≤ ${limit}x floor: not measured`);
+    const v = r.result.seconds / floor.result.seconds;
+    const post =
+      r.result.fromPost === undefined ? '' : `, from POST ${x(r.result.fromPost / floor.result.seconds)}`;
+    checks.push(`${part} wall ≤ ${limit}x floor: ${x(v)}${post} ${mark(v <= limit)}`);
+  };
+  wall('embedded', 1.25);
+  wall('kafka', 2);
+  for (const part of ['embedded', 'kafka']) {
+    const r = sf(part);
+    if (!r || !floor) checks.push(`${part} CPU/M candles ≤ 2x floor's: not measured`);
+    else {
+      const v = cpuPerM(r) / cpuPerM(floor);
+      checks.push(`${part} CPU/M candles ≤ 2x floor's: ${x(v)} ${mark(v <= 2)}`);
+    }
+  }
+  for (const part of ['embedded', 'kafka']) {
+    const r = sf(part);
+    if (!r) checks.push(`${part} peak RSS ≤ 300 MiB per process: not measured`);
+    else
+      checks.push(
+        `${part} peak RSS ≤ 300 MiB per process: ${Math.round(peakMib(r))} MiB ${mark(peakMib(r) <= 300)}`,
+      );
+  }
+  return `aims (wall on the total, platform start included): ${checks.join('; ')}`;
 }
 
 (args.part ? child() : main()).catch((err: unknown) => {

@@ -77,7 +77,7 @@ async function child(job: ChildJob): Promise<ChildResult> {
   let published: number | undefined;
   let liveHeap = 0;
   // Data batches are encoded to their wire form, as every transport's producer side does (Kafka,
-  // the HTTP bridge client), and counted from the message: decoding them again would charge the
+  // the ingress publisher), and counted from the message: decoding them again would charge the
   // loader with a consumer's work. Queue events take the memory bus as usual.
   const bus: EventBus = {
     ...memory,
@@ -86,7 +86,7 @@ async function child(job: ChildJob): Promise<ChildResult> {
       for (const m of messages) {
         encodeEvent(m);
         pages += 1;
-        records += (m.event.data as DataBatch).records.length;
+        records += (m.event.data as DataBatch).rows.length;
       }
       if (pages % 25 === 0 && 'gc' in globalThis) liveHeap = Math.max(liveHeap, liveHeapMb());
       return Promise.resolve();

@@ -1,45 +1,54 @@
 /**
- * UPSERT throughput of the SQLite store adapters (direct, and with the connection on a worker
- * thread) against a raw better-sqlite3 insert loop of the same rows (same JSON text, same table,
- * one transaction per batch), each into a fresh file, alternating runs so all see the same
- * machine load. Also the replay rate (every record identical: nothing written), the rewrite rate
- * (every record changed), and the worker adapter with several upserts in flight (what the
- * connector does with several partitions). "decode + upsert" adds the caller's own work per
- * record (JSON.parse of the record's message, as the connector decodes Kafka values), which the
- * worker adapter overlaps with SQLite.
+ * UPSERT throughput of the SQLite store adapter, generic records (`upsertRecords` into a
+ * `_key, series, time, doc` table) against typed rows (`upsertRows` into a typed table:
+ * sqlite-typed.ts), each against a raw better-sqlite3 insert loop into the same table layout
+ * (one statement per row, one transaction per batch), each into a fresh file, alternating runs
+ * so all see the same machine load. Also the replay rate (every record identical: nothing
+ * written), the rewrite rate (every record changed), and the rate at which a file of the generic
+ * layout is migrated to the typed one.
  *
- * Figures: records per second of wall time, of process CPU time (all threads), and of the main
- * thread's CPU time (what the caller's thread spends; Linux, from /proc; elsewhere its busy
- * time), and of the other threads' CPU time (the worker, and V8's and SQLite's helpers). With
- * a core free for each, the worker adapter with calls in flight approaches the lower of its
- * main-thread and other-thread rates; on a busy machine it cannot.
+ * Batches are 1000-kline pages of one series (a REST page), four symbols in turn. Rates are
+ * records per second of wall time and of process CPU time (user + system, all threads: SQLite
+ * works on this thread, so wall and CPU differ by I/O waits and machine load).
  *
  *   npx tsx bench/store.ts            BENCH_RECORDS=200000 BENCH_BATCH=1000 BENCH_ROUNDS=3
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Kline, SeriesId } from '../shared/contracts/records.ts';
+import { rowFromRecord, type Row } from '../shared/contracts/rows.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
-import { createSqliteWorkerStore } from '../shared/store/sqlite-worker-store.ts';
-import type { SeriesRecord, Store, UpsertResult } from '../shared/store/store.ts';
+import { createTypedSql } from '../shared/store/sqlite-typed.ts';
+import type { RowBatch, SeriesRecord, Store, UpsertResult } from '../shared/store/store.ts';
 
 const N = Number(process.env['BENCH_RECORDS'] ?? 200_000);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 1000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'sf-bench-store-'));
+const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT'];
 
-/** Klines of four symbols, minute by minute, as the connector would store them. */
-function klines(close: string): SeriesRecord[] {
-  const symbols = ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT'];
-  return Array.from({ length: N }, (_, i) => {
-    const symbol = symbols[i % symbols.length]!;
-    const t = 1_600_000_000_000 + Math.floor(i / symbols.length) * 60_000;
-    return {
-      key: `spot:${symbol}:1m:${t}`,
-      series: `spot:${symbol}:klines_1m`,
-      time: t,
-      doc: {
+/** One batch: klines of one symbol, minute by minute, as records and as rows. */
+interface Page {
+  records: SeriesRecord[];
+  rows: RowBatch;
+}
+
+/** N klines in pages of BATCH, the symbols taking turns, as the connector would store them. */
+function pages(close: string): Page[] {
+  const out: Page[] = [];
+  const perSymbol = new Map<string, number>();
+  for (let done = 0; done < N; done += BATCH) {
+    const symbol = SYMBOLS[out.length % SYMBOLS.length]!;
+    const start = perSymbol.get(symbol) ?? 0;
+    const n = Math.min(BATCH, N - done);
+    perSymbol.set(symbol, start + n);
+    const series: SeriesId = { market: 'spot', symbol, dataset: 'klines_1m' };
+    const records = Array.from({ length: n }, (_, j): SeriesRecord => {
+      const i = start + j;
+      const t = 1_600_000_000_000 + i * 60_000;
+      const doc: Kline = {
         market: 'spot',
         symbol,
         interval: '1m',
@@ -55,86 +64,78 @@ function klines(close: string): SeriesRecord[] {
         taker_buy_base: '6.12345000',
         taker_buy_quote: '257000.00000000',
         ignore: '0',
-      },
-    };
-  });
-}
-
-const batches = <T>(xs: T[]): T[][] =>
-  Array.from({ length: Math.ceil(xs.length / BATCH) }, (_, i) => xs.slice(i * BATCH, (i + 1) * BATCH));
-
-/**
- * CPU time of the main thread in ms, from /proc/self/task/<pid>/stat (utime + stime, in clock
- * ticks of 10 ms); undefined where there is no /proc.
- */
-function mainThreadCpu(): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
+      };
+      return {
+        key: `spot:${symbol}:1m:${t}`,
+        series: `spot:${symbol}:klines_1m`,
+        time: t,
+        doc: doc,
+      };
+    });
+    const rows: Row[] = records.map((r) => rowFromRecord('kline', r.doc as unknown as Kline));
+    out.push({ records, rows: { kind: 'kline', series, rows } });
   }
+  return out;
 }
 
-/**
- * Wall time, the CPU time this process spent (user + system, all threads), and the main
- * thread's CPU time (else its busy time). Other work on a shared machine stretches wall time
- * unevenly; CPU time compares the loops' own cost.
- */
+/** Wall time and the CPU time this process spent (user + system, all threads), in ms. */
 interface Sample {
   wall: number;
   cpu: number;
-  main: number;
 }
 async function measure<T>(fn: () => T | Promise<T>): Promise<[T, Sample]> {
   const c0 = process.cpuUsage();
-  const m0 = mainThreadCpu();
-  const e0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   const out = await fn();
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  const m1 = mainThreadCpu();
-  const main = m0 !== undefined && m1 !== undefined ? m1 - m0 : performance.eventLoopUtilization(e0).active;
-  return [out, { wall, cpu: (c.user + c.system) / 1000, main }];
+  return [out, { wall, cpu: (c.user + c.system) / 1000 }];
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-/** Records per second from the median of the samples, by wall, CPU and main-thread CPU time. */
-interface Rates {
-  wall: number;
-  cpu: number;
-  main: number;
-  other: number;
-}
 const rate = (ms: number): number => (ms > 0 ? Math.round((N / ms) * 1000) : Infinity);
-const rates = (xs: Sample[]): Rates => ({
+const rates = (xs: Sample[]): Sample => ({
   wall: rate(median(xs.map((x) => x.wall))),
   cpu: rate(median(xs.map((x) => x.cpu))),
-  main: rate(median(xs.map((x) => x.main))),
-  // Under 5% of the CPU time off the main thread is V8's helpers, not worth a rate.
-  other: rate(median(xs.map((x) => (x.cpu - x.main > 0.05 * x.cpu ? x.cpu - x.main : 0)))),
 });
 let fileNo = 0;
 const freshPath = (): string => join(dir, `bench-${++fileNo}.sqlite`);
 
-/** The baseline: what a hand-written loop over the same objects costs. */
-async function rawInsert(rows: SeriesRecord[][], preSerialised?: string[][]): Promise<Sample> {
-  const db = new Database(freshPath(), { timeout: 5000 });
+function rawDb(path = freshPath()): Database.Database {
+  const db = new Database(path, { timeout: 5000 });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  return db;
+}
+
+/** Baseline of the generic layout: a hand-written loop over the same records. */
+async function rawGeneric(data: Page[]): Promise<Sample> {
+  const db = rawDb();
   db.exec(
     'CREATE TABLE klines (_key TEXT PRIMARY KEY, series TEXT NOT NULL, time INTEGER NOT NULL, doc TEXT NOT NULL);' +
       'CREATE INDEX klines_series_time ON klines (series, time, _key);',
   );
   const insert = db.prepare('INSERT INTO klines (_key, series, time, doc) VALUES (?, ?, ?, ?)');
-  const write = db.transaction((batch: SeriesRecord[], json?: string[]) => {
-    for (let i = 0; i < batch.length; i++) {
-      const r = batch[i]!;
-      insert.run(r.key, r.series, r.time, json ? json[i] : JSON.stringify(r.doc));
-    }
+  const write = db.transaction((batch: SeriesRecord[]) => {
+    for (const r of batch) insert.run(r.key, r.series, r.time, JSON.stringify(r.doc));
   });
-  const [, sample] = await measure(() => rows.forEach((b, i) => write(b, preSerialised?.[i])));
+  const [, sample] = await measure(() => data.forEach((p) => write(p.records)));
+  db.close();
+  return sample;
+}
+
+/** Baseline of the typed layout: a hand-written loop binding each row into the same table. */
+async function rawTyped(data: Page[]): Promise<Sample> {
+  const db = rawDb();
+  db.exec(createTypedSql('klines', 'kline'));
+  const insert = db.prepare(
+    `INSERT INTO klines VALUES (${Array.from({ length: 13 }, () => '?').join(', ')})`,
+  );
+  const write = db.transaction((series: string, rows: readonly Row[]) => {
+    for (const row of rows) insert.run(series, ...row);
+  });
+  const [, sample] = await measure(() =>
+    data.forEach((p) => write(`spot:${p.rows.series.symbol}:klines_1m`, p.rows.rows)),
+  );
   db.close();
   return sample;
 }
@@ -146,118 +147,88 @@ async function timed(fn: () => Promise<UpsertResult[]>, expect: keyof UpsertResu
   return sample;
 }
 
-/** Upserts every batch, keeping `depth` calls in flight. */
-async function upsertAll(store: Store, data: SeriesRecord[][], depth = 1): Promise<UpsertResult[]> {
+async function upsertRecords(store: Store, data: Page[]): Promise<UpsertResult[]> {
   const out: UpsertResult[] = [];
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < data.length) out.push(await store.upsertRecords('klines', data[next++]!));
-  };
-  await Promise.all(Array.from({ length: depth }, lane));
+  for (const p of data) out.push(await store.upsertRecords('klines', p.records));
   return out;
 }
 
-/** As upsertAll, each batch first decoded from its records' message text (the caller's work). */
-async function decodeAndUpsert(store: Store, messages: string[][], depth: number): Promise<UpsertResult[]> {
+async function upsertRows(store: Store, data: Page[]): Promise<UpsertResult[]> {
   const out: UpsertResult[] = [];
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < messages.length) {
-      const batch = messages[next++]!.map((m) => JSON.parse(m) as SeriesRecord);
-      out.push(await store.upsertRecords('klines', batch));
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, lane));
+  for (const p of data) out.push(await store.upsertRows('klines', p.rows));
   return out;
 }
 
-const ADAPTERS = {
-  direct: (path: string): Store => createSqliteStore({ path }),
-  worker: (path: string): Store => createSqliteWorkerStore({ path }),
-};
-type Adapter = keyof typeof ADAPTERS;
-
-/** A fresh store, started (the worker's start-up is not measured). */
-async function open(adapter: Adapter): Promise<Store> {
-  const store = ADAPTERS[adapter](freshPath());
-  await store.ping();
-  return store;
+/** A file of N records in the generic layout, then the time its migration takes. */
+async function migrate(data: Page[]): Promise<Sample> {
+  const path = freshPath();
+  const old = createSqliteStore({ path });
+  await upsertRecords(old, data);
+  await old.close();
+  const store = createSqliteStore({ path });
+  const [, sample] = await measure(() => store.ensureCollection('klines', 'series', 'kline'));
+  if ((await store.count('klines')) !== N) throw new Error('migration lost records');
+  await store.close();
+  return sample;
 }
 
 async function main(): Promise<void> {
-  const rows = batches(klines('42050.55000000'));
-  const changed = batches(klines('42050.56000000'));
-  const json = rows.map((b) => b.map((r) => JSON.stringify(r.doc)));
-  const messages = rows.map((b) => b.map((r) => JSON.stringify(r)));
+  const data = pages('42050.55000000');
+  const changed = pages('42050.56000000');
   const samples = new Map<string, Sample[]>();
   const add = (label: string, s: Sample): void => {
     samples.set(label, [...(samples.get(label) ?? []), s]);
   };
   // Warm-up (JIT, page cache) on a slice of the data, not counted.
-  await rawInsert(rows.slice(0, 20));
-  for (const adapter of ['direct', 'worker'] as const) {
-    const warm = await open(adapter);
-    await upsertAll(warm, rows.slice(0, 20), 2);
-    await warm.close();
-  }
+  await rawGeneric(data.slice(0, 20));
+  await rawTyped(data.slice(0, 20));
+  const warm = createSqliteStore({ path: freshPath() });
+  await upsertRecords(warm, data.slice(0, 20));
+  await upsertRows(warm, data.slice(0, 20));
+  await warm.close();
   for (let round = 0; round < ROUNDS; round++) {
-    add('raw better-sqlite3 INSERT loop (stringify in loop)', await rawInsert(rows));
-    for (const adapter of ['direct', 'worker'] as const) {
-      let store = await open(adapter);
-      add(`${adapter}: upsert, new records`, await timed(() => upsertAll(store, rows), 'inserted'));
-      add(
-        `${adapter}: upsert, replay (all unchanged)`,
-        await timed(() => upsertAll(store, rows), 'unchanged'),
-      );
-      add(
-        `${adapter}: upsert, rewrite (all changed)`,
-        await timed(() => upsertAll(store, changed), 'updated'),
-      );
-      await store.close();
-      // A synchronous adapter gains nothing from calls in flight: only the worker is measured.
-      for (const depth of adapter === 'worker' ? [2, 4] : []) {
-        store = await open(adapter);
-        add(
-          `${adapter}: upsert, new records, ${depth} in flight`,
-          await timed(() => upsertAll(store, rows, depth), 'inserted'),
-        );
-        await store.close();
-      }
-      store = await open(adapter);
-      add(
-        `${adapter}: decode + upsert, new records, 4 in flight`,
-        await timed(() => decodeAndUpsert(store, messages, 4), 'inserted'),
-      );
-      await store.close();
-    }
-    add('raw loop, JSON serialised beforehand (stricter)', await rawInsert(rows, json));
+    add('raw INSERT loop, generic table (stringify in loop)', await rawGeneric(data));
+    let store = createSqliteStore({ path: freshPath() });
+    add('generic: upsertRecords, new records', await timed(() => upsertRecords(store, data), 'inserted'));
+    add(
+      'generic: upsertRecords, replay (all unchanged)',
+      await timed(() => upsertRecords(store, data), 'unchanged'),
+    );
+    add(
+      'generic: upsertRecords, rewrite (all changed)',
+      await timed(() => upsertRecords(store, changed), 'updated'),
+    );
+    await store.close();
+    add('raw INSERT loop, typed table (row values bound)', await rawTyped(data));
+    store = createSqliteStore({ path: freshPath() });
+    add('typed: upsertRows, new rows', await timed(() => upsertRows(store, data), 'inserted'));
+    add('typed: upsertRows, replay (all unchanged)', await timed(() => upsertRows(store, data), 'unchanged'));
+    add('typed: upsertRows, rewrite (all changed)', await timed(() => upsertRows(store, changed), 'updated'));
+    await store.close();
+    store = createSqliteStore({ path: freshPath() });
+    add('typed: upsertRecords, new records', await timed(() => upsertRecords(store, data), 'inserted'));
+    await store.close();
+    add('migration of a generic file to typed', await migrate(data));
   }
   const r = Object.fromEntries([...samples].map(([label, xs]) => [label, rates(xs)]));
-  const num = (x: number): string => (Number.isFinite(x) ? String(x) : '-').padStart(8);
+  const num = (x: number): string => (Number.isFinite(x) ? String(x) : '-').padStart(9);
   console.log(
     `${N} kline records in batches of ${BATCH}, median of ${ROUNDS} rounds, fresh files, WAL + NORMAL`,
   );
-  console.log(
-    `${'rec/s by'.padEnd(56)} ${'wall'.padStart(8)} ${'cpu'.padStart(8)} ${'main cpu'.padStart(9)} ${'other cpu'.padStart(9)}`,
-  );
-  for (const [label, x] of Object.entries(r))
-    console.log(
-      `${label.padEnd(56)} ${num(x.wall)} ${num(x.cpu)} ${num(x.main).padStart(9)} ${num(x.other).padStart(9)}`,
-    );
-  const raw = r['raw better-sqlite3 INSERT loop (stringify in loop)']!;
-  const pre = r['raw loop, JSON serialised beforehand (stricter)']!;
-  const ratio = (x: number, y: number): string => (x / y).toFixed(2);
-  for (const label of [
-    'direct: upsert, new records',
-    'worker: upsert, new records',
-    'worker: upsert, new records, 4 in flight',
-  ]) {
-    const a = r[label]!;
-    console.log(
-      `${`ratio ${label} / raw:`.padEnd(64)} wall ${ratio(a.wall, raw.wall)}  cpu ${ratio(a.cpu, raw.cpu)}` +
-        `  (stricter: wall ${ratio(a.wall, pre.wall)}  cpu ${ratio(a.cpu, pre.cpu)})`,
-    );
-  }
+  console.log(`${'records/s by'.padEnd(52)} ${'wall'.padStart(9)} ${'cpu'.padStart(9)}`);
+  for (const [label, x] of Object.entries(r)) console.log(`${label.padEnd(52)} ${num(x.wall)} ${num(x.cpu)}`);
+  const ratio = (a: string, b: string): string => {
+    const [x, y] = [r[a]!, r[b]!];
+    return `wall ${(x.wall / y.wall).toFixed(2)}  cpu ${(x.cpu / y.cpu).toFixed(2)}`;
+  };
+  for (const [a, b] of [
+    ['typed: upsertRows, new rows', 'generic: upsertRecords, new records'],
+    ['typed: upsertRows, replay (all unchanged)', 'generic: upsertRecords, replay (all unchanged)'],
+    ['typed: upsertRows, rewrite (all changed)', 'generic: upsertRecords, rewrite (all changed)'],
+    ['generic: upsertRecords, new records', 'raw INSERT loop, generic table (stringify in loop)'],
+    ['typed: upsertRows, new rows', 'raw INSERT loop, typed table (row values bound)'],
+  ] as const)
+    console.log(`${`${a} / ${b}:`.padEnd(100)} ${ratio(a, b)}`);
 }
 
 main()

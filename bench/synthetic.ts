@@ -1,5 +1,5 @@
 /**
- * Synthetic BTCUSDT 1m klines for the sink benches (bench/sink.ts, bench/connector-handler.ts):
+ * Synthetic BTCUSDT 1m klines for the sink bench (bench/sink.ts):
  * deterministic, exchange-shaped (8-decimal strings), one per minute from 2023-01-01.
  */
 import type { Kline } from '../shared/contracts/records.ts';

@@ -9,19 +9,11 @@
  * an event that can never succeed; OverloadedError (429) and DependencyError (503) are retried.
  */
 import type { Registry } from 'prom-client';
-import type { z } from 'zod';
 import type { BusEvent, EventBus } from '../../shared/bus/event-bus.ts';
 import { SafeName } from '../../shared/contracts/common.ts';
 import { DataBatch, EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
-import {
-  RECORD_SCHEMAS,
-  RecordKind,
-  datasetKind,
-  identify,
-  seriesIdentifier,
-  seriesKey,
-  type MarketRecord,
-} from '../../shared/contracts/records.ts';
+import { RecordKind, datasetKind, seriesKey } from '../../shared/contracts/records.ts';
+import { checkRows, type Row } from '../../shared/contracts/rows.ts';
 import { QueueEvent } from '../../shared/contracts/workflow.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import {
@@ -32,8 +24,7 @@ import {
 } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { COVERAGE_COLLECTION, recordCoverage } from '../../shared/store/coverage.ts';
-import type { SeriesRecord, Store, UpsertResult } from '../../shared/store/store.ts';
-import { fastParser } from './fast-parse.ts';
+import type { Store, UpsertResult } from '../../shared/store/store.ts';
 import { connectorMetrics } from './metrics.ts';
 import { createProgressTracker, type WorkflowRef } from './progress.ts';
 import { FUNCTION_NAME, PROGRESS_COLLECTION, type DeadLetter, type DeadLetterReason } from './schema.ts';
@@ -103,48 +94,19 @@ export function parseBatch(event: BusEvent): DataBatch {
   return batch;
 }
 
-/** Per record kind, its zod schema's safeParse with a compiled fast path (fast-parse.ts). */
-const parsers = new Map<RecordKind, (value: unknown) => z.ZodSafeParseResult<MarketRecord>>();
-
-function parserOf(kind: RecordKind): (value: unknown) => z.ZodSafeParseResult<MarketRecord> {
-  let parse = parsers.get(kind);
-  if (parse === undefined) {
-    parse = fastParser(RECORD_SCHEMAS[kind] as z.ZodType<MarketRecord>);
-    parsers.set(kind, parse);
-  }
-  return parse;
-}
-
-/** Splits a batch into identified records to store and rejected ones to dead-letter. */
-export function validateRecords(batch: DataBatch): { good: SeriesRecord[]; bad: Rejected[] } {
-  const parse = parserOf(batch.kind);
-  const series = seriesKey(batch);
-  const identifyInSeries = seriesIdentifier(batch.kind, batch);
-  const good: SeriesRecord[] = [];
-  const bad: Rejected[] = [];
-  const records = batch.records;
-  for (let index = 0; index < records.length; index++) {
-    const record = records[index];
-    const r = parse(record);
-    if (!r.success) {
-      bad.push({
-        index,
-        reason: 'invalid_record',
-        message: 'record failed validation',
-        issues: r.error.issues,
-        record,
-      });
-      continue;
-    }
-    const id = identifyInSeries(r.data);
-    if (id === undefined) {
-      const message = `record of series ${seriesKey(identify(batch.kind, r.data).series)} in a batch of ${series}`;
-      bad.push({ index, reason: 'wrong_series', message, issues: [{ path: [], message }], record });
-      continue;
-    }
-    good.push({ key: id.key, series, time: id.time, doc: r.data });
-  }
-  return { good, bad };
+/** Splits a batch into rows to store and rejected ones (with zod's issues) to dead-letter. */
+export function validateRows(batch: DataBatch): { good: Row[]; bad: Rejected[] } {
+  const { good, bad } = checkRows(batch.kind, batch.rows);
+  return {
+    good,
+    bad: bad.map((b) => ({
+      index: b.index,
+      reason: 'invalid_record' as const,
+      message: 'row failed validation',
+      issues: b.issues,
+      record: b.row,
+    })),
+  };
 }
 
 /** Store and bus failures become 503 (retried); the platform's own errors keep their status. */
@@ -165,10 +127,10 @@ export function createConnectorHandler(deps: ConnectorHandlerDeps) {
   const ensured = new Map<string, Promise<void>>();
   let inFlight = 0;
 
-  function ensure(name: string, kind: 'series' | 'documents'): Promise<void> {
+  function ensure(name: string, kind: 'series' | 'documents', recordKind?: RecordKind): Promise<void> {
     let p = ensured.get(name);
     if (p === undefined) {
-      p = dependency('store', store.ensureCollection(name, kind));
+      p = dependency('store', store.ensureCollection(name, kind, recordKind));
       ensured.set(name, p);
       p.catch(() => ensured.delete(name)); // retry on the next batch
     }
@@ -220,14 +182,14 @@ export function createConnectorHandler(deps: ConnectorHandlerDeps) {
     const stop = metrics.batchSeconds.startTimer();
     try {
       const batch = parseBatch(event);
-      const { good, bad } = validateRecords(batch);
+      const { good, bad } = validateRows(batch);
       const ref: WorkflowRef | null =
         batch.queue_id === undefined
           ? null
           : { queue_id: batch.queue_id, attempt: batch.attempt ?? 1, symbol: batch.symbol };
 
       await Promise.all([
-        ensure(batch.collection, 'series'),
+        ensure(batch.collection, 'series', batch.kind),
         ensure(COVERAGE_COLLECTION, 'documents'),
         ...(ref ? [ensure(PROGRESS_COLLECTION, 'documents')] : []),
       ]);
@@ -236,7 +198,14 @@ export function createConnectorHandler(deps: ConnectorHandlerDeps) {
         bad.length > 0 && ref !== null && (await dependency('store', progress.isStored(ref, batch.seq)));
       const result =
         good.length > 0
-          ? await dependency('store', store.upsertRecords(batch.collection, good))
+          ? await dependency(
+              'store',
+              store.upsertRows(batch.collection, {
+                kind: batch.kind,
+                series: { market: batch.market, symbol: batch.symbol, dataset: batch.dataset },
+                rows: good,
+              }),
+            )
           : { inserted: 0, updated: 0, unchanged: 0 };
       if (bad.length > 0 && !handledBefore) await deadLetter(event, batch, bad);
       if (batch.covers !== undefined || batch.gaps.length > 0) {

@@ -1,7 +1,6 @@
 /**
- * Entrypoint: the only file that reads the environment. Builds the store and the bus, serves the
- * CloudEvents endpoint and, with CONNECTOR_SUBSCRIBE=true (local modes), also consumes the data
- * topics and queue-events through the bus.
+ * Entrypoint: the only file that reads the environment. Builds the store and the bus and serves
+ * the CloudEvents endpoint its KafkaSource (or the local runner) delivers to.
  */
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
@@ -20,9 +19,6 @@ async function main(): Promise<void> {
     store,
     bus,
     logger,
-    subscribe: cfg.CONNECTOR_SUBSCRIBE,
-    topics: cfg.CONNECTOR_TOPICS,
-    concurrency: cfg.CONNECTOR_CONCURRENCY,
     maxInFlight: cfg.CONNECTOR_MAX_IN_FLIGHT,
     progressIntervalMs: cfg.CONNECTOR_PROGRESS_INTERVAL_MS,
   });
@@ -38,7 +34,7 @@ async function main(): Promise<void> {
       await store.close();
     },
   });
-  logger.info({ url: server.url, subscribe: cfg.CONNECTOR_SUBSCRIBE }, 'arango-connector listening');
+  logger.info({ url: server.url }, 'arango-connector listening');
 }
 
 main().catch((err: unknown) => {

@@ -4,28 +4,15 @@
  */
 import { z } from 'zod';
 import { EpochMs } from '../../shared/contracts/common.ts';
-import { Topics } from '../../shared/contracts/events.ts';
-import { RECORD_KINDS } from '../../shared/contracts/records.ts';
 import { WorkflowType } from '../../shared/contracts/workflow.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
 
 export const FUNCTION_NAME = 'arango-connector';
 
-/** Consumer group of the data topics (what a KafkaSource would use in the cluster). */
-export const DATA_GROUP = 'arango-connector';
-/** Own consumer group on `queue-events`, so the connector sees every loader's final event. */
-export const EVENTS_GROUP = 'arango-connector-events';
-
 /** Documents collection with one progress document per workflow attempt. */
 export const PROGRESS_COLLECTION = 'connector_progress';
 
 export const ConnectorConfig = BaseConfig.extend({
-  /** Local modes: consume the data topics and queue-events through the bus (no KafkaSource). */
-  CONNECTOR_SUBSCRIBE: env.bool(false),
-  /** Data topics to consume when subscribing; default every kind's canonical topic. */
-  CONNECTOR_TOPICS: env.list(RECORD_KINDS.map((k) => Topics.data(k))),
-  /** Partitions handled concurrently on the bus path. */
-  CONNECTOR_CONCURRENCY: env.int(4),
   /** Batches written at once before answering 429 (a KafkaSource retries it). */
   CONNECTOR_MAX_IN_FLIGHT: env.int(16),
   /** At most one `loading` progress event per workflow per this many ms (the last is always sent). */
@@ -61,7 +48,7 @@ export const ConnectorProgress = z.object({
 export type ConnectorProgress = z.infer<typeof ConnectorProgress>;
 
 /** Why a record was dead-lettered (also the `reason` label of `dead_letters_total`). */
-export const DeadLetterReason = z.enum(['invalid_record', 'wrong_series']);
+export const DeadLetterReason = z.enum(['invalid_record']);
 export type DeadLetterReason = z.infer<typeof DeadLetterReason>;
 
 /** Data of an `io.streamforge.deadletter` event: one rejected record, its reason and the original. */

@@ -1,5 +1,6 @@
 /**
- * loader-api: the REST history Job. Takes its command (environment or queue-control), pages the
+ * loader-api: the REST history Job. Takes its command from its environment (a stop arrives as
+ * SIGTERM, the aborted `signal`), pages the
  * exchange for what the coverage ledger lacks, publishes one data batch per page, and reports on
  * `queue-events`. Plain logic over ports (bus, store, exchange clients, clock, logger): main.ts
  * builds them from the environment.
@@ -7,7 +8,7 @@
  * Exit codes: 0 loaded or cancelled; 1 failed (the workflow got an `error` event); 2 the command
  * was unusable (it can never succeed, so the Job must not be restarted for it).
  */
-import type { EventBus } from '../../shared/bus/event-bus.ts';
+import type { Publisher } from '../../shared/bus/event-bus.ts';
 import { Topics } from '../../shared/contracts/events.ts';
 import { datasetKind, type Dataset } from '../../shared/contracts/records.ts';
 import { planFor, type QueueCommand, type WorkflowError } from '../../shared/contracts/workflow.ts';
@@ -17,13 +18,13 @@ import { unsupportedReason, type ExchangeClients } from '../../shared/exchange/p
 import { ExchangeError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Store } from '../../shared/store/store.ts';
-import { watchCommands } from './commands.ts';
+import { readCommand } from './commands.ts';
 import { loadRanges, newTiming, openCheckpoint, progressOf, type LoadContext, type Plan } from './load.ts';
 import { createReporter, type Reporter } from './reporter.ts';
 import { CHECKPOINTS, recoverIds, type Checkpoint } from './schema.ts';
 
 export interface LoaderDeps {
-  bus: EventBus;
+  bus: Publisher;
   store: Store;
   exchange: ExchangeClients;
   clock: { now(): number };
@@ -36,15 +37,11 @@ export interface LoaderDeps {
   progressIntervalMs?: number;
   /** Take the weight limit and/or window from exchangeInfo (where the configuration names none). */
   weightFromExchange?: { limit: boolean; window: boolean };
-  /** How long to wait for a start command on queue-control; default 60 s. */
-  commandTimeoutMs?: number;
 }
 
 export interface LoaderInput {
   /** STREAMFORGE_COMMAND as given. */
   commandJson?: string | undefined;
-  /** Without a command in the environment: the workflow to wait for on queue-control. */
-  queueId?: string | undefined;
   /** Aborted on SIGTERM: the loader stops cleanly with a `cancelled` event. */
   signal: AbortSignal;
 }
@@ -52,31 +49,16 @@ export interface LoaderInput {
 export type ExitCode = 0 | 1 | 2;
 
 export async function runLoader(deps: LoaderDeps, input: LoaderInput): Promise<ExitCode> {
-  const log = deps.logger;
-  const watch = watchCommands(deps.bus, {
-    envCommand: input.commandJson,
-    queueId: input.queueId,
-    logger: log,
-    timeoutMs: deps.commandTimeoutMs ?? 60_000,
-    signal: input.signal,
-  });
-  try {
-    const outcome = await watch.command;
-    if (outcome.kind === 'none') {
-      log.error({ queue_id: input.queueId }, `no command: ${outcome.reason}`);
-      return 2;
-    }
-    if (outcome.kind === 'invalid') return await reject(deps, outcome.raw, outcome.problems.join('; '));
-    const c = outcome.command;
-    const plan = planOf(c);
-    if (typeof plan === 'string') return await reject(deps, c, plan);
-    const stop = AbortSignal.any([input.signal, watch.stopped]);
-    return await run(deps, plan, stop, watch.stopped);
-  } finally {
-    await watch
-      .close()
-      .catch((err: unknown) => log.warn({ err }, 'closing the queue-control subscription failed'));
+  const outcome = readCommand(input.commandJson);
+  if (outcome.kind === 'none') {
+    deps.logger.error(`no command: ${outcome.reason}`);
+    return 2;
   }
+  if (outcome.kind === 'invalid') return await reject(deps, outcome.raw, outcome.problems.join('; '));
+  const c = outcome.command;
+  const plan = planOf(c);
+  if (typeof plan === 'string') return await reject(deps, c, plan);
+  return await run(deps, plan, input.signal);
 }
 
 function planOf(c: QueueCommand): Plan | string {
@@ -110,12 +92,7 @@ async function reject(deps: LoaderDeps, raw: unknown, problem: string): Promise<
   return 2;
 }
 
-async function run(
-  deps: LoaderDeps,
-  plan: Plan,
-  signal: AbortSignal,
-  stopped: AbortSignal,
-): Promise<ExitCode> {
+async function run(deps: LoaderDeps, plan: Plan, signal: AbortSignal): Promise<ExitCode> {
   const c = plan.command;
   const log = deps.logger.child({ queue_id: c.queue_id, attempt: c.attempt });
   const client = deps.exchange[c.market];
@@ -192,7 +169,7 @@ async function run(
     return 0;
   } catch (err) {
     if (signal.aborted) {
-      const why = stopped.aborted ? 'stopped by a stop command' : 'stopped by SIGTERM';
+      const why = 'stopped by SIGTERM';
       log.info(why);
       await reporter
         ?.cancelled(why, current && progressOf(current))

@@ -5,15 +5,11 @@
  * published but not yet checkpointed when the process died is fetched again, and it is published
  * with the same seq and the same batch id, so the sink recognises it.
  */
-import type { EventBus } from '../../shared/bus/event-bus.ts';
+import type { Publisher } from '../../shared/bus/event-bus.ts';
 import { EventTypes, batchId, sourceOf, type DataBatch } from '../../shared/contracts/events.ts';
-import {
-  seriesKey,
-  type MarketRecord,
-  type RecordKind,
-  type SeriesId,
-} from '../../shared/contracts/records.ts';
+import { seriesKey, type RecordKind, type SeriesId } from '../../shared/contracts/records.ts';
 import type { QueueCommand } from '../../shared/contracts/workflow.ts';
+import type { Page } from '../../shared/exchange/pages.ts';
 import { paginate, type ExchangeClients } from '../../shared/exchange/paginate.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
@@ -41,7 +37,7 @@ export function newTiming(): LoadTiming {
 }
 
 export interface LoadContext {
-  bus: EventBus;
+  bus: Publisher;
   store: Store;
   exchange: ExchangeClients;
   logger: Logger;
@@ -159,7 +155,7 @@ export async function loadRanges(
       const t2 = performance.now();
       t.publishMs += t2 - t1;
       cp.next_seq += 1;
-      cp.records += page.records.length;
+      cp.records += page.rows.length;
       cp.covered_ms += page.covers.to - page.covers.from;
       cp.gaps = mergeRangeSet([...cp.gaps, ...page.gaps]);
       cp.cursor = page.next;
@@ -200,16 +196,7 @@ function finishRange(cp: Checkpoint, range: { from: number; to: number }, reache
   cp.cursor = null;
 }
 
-async function publishBatch(
-  ctx: LoadContext,
-  p: Plan,
-  seq: number,
-  page: {
-    records: MarketRecord[];
-    covers: { from: number; to: number };
-    gaps: { from: number; to: number }[];
-  },
-): Promise<void> {
+async function publishBatch(ctx: LoadContext, p: Plan, seq: number, page: Page): Promise<void> {
   const { command: c, series } = p;
   const data: DataBatch = {
     queue_id: c.queue_id,
@@ -222,12 +209,11 @@ async function publishBatch(
     seq,
     covers: page.covers,
     gaps: page.gaps,
-    records: page.records,
+    rows: page.rows,
   };
   const id = batchId(
-    p.kind,
     { market: series.market, symbol: series.symbol, dataset: series.dataset, covers: page.covers },
-    page.records as never[],
+    page.rows,
   );
   const event = makeEvent({
     type: EventTypes.data(p.kind),

@@ -3,7 +3,7 @@
  * and the exchange clients, runs the loader and exits with its code (handler.ts). SIGTERM (the
  * launcher's stop, or Kubernetes deleting the Job) ends the run cleanly with a `cancelled` event.
  */
-import { createBus } from '../../shared/bus/create-bus.ts';
+import { createPublisher } from '../../shared/bus/create-bus.ts';
 import { budgetFor } from '../../shared/exchange/weight-budget.ts';
 import { createExchangeClient } from '../../shared/exchange/rest-client.ts';
 import { ConfigError, loadConfig } from '../../shared/runtime/config.ts';
@@ -28,7 +28,7 @@ async function main(): Promise<ExitCode> {
   const stop = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => stop.abort(new Error(sig)));
 
-  const bus = createBus(cfg, logger);
+  const bus = createPublisher(cfg, logger);
   const store = createStore(cfg, logger);
   const budget = (market: string) =>
     budgetFor(`${market} ${market === 'spot' ? cfg.BINANCE_API_URL : cfg.BINANCE_FAPI_URL}`, {
@@ -59,7 +59,7 @@ async function main(): Promise<ExitCode> {
           window: cfg.BINANCE_WEIGHT_WINDOW_MS === undefined,
         },
       },
-      { commandJson: cfg.STREAMFORGE_COMMAND, queueId: cfg.STREAMFORGE_QUEUE_ID, signal: stop.signal },
+      { commandJson: cfg.STREAMFORGE_COMMAND, signal: stop.signal },
     );
   } catch (err) {
     logger.error({ err }, 'loader crashed');

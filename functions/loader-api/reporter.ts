@@ -4,7 +4,7 @@
  * stays 0: it is the sink's figure), a final `loading` "loader finished" with batches_published
  * and gaps, and `error` / `cancelled` as finished events.
  */
-import type { EventBus } from '../../shared/bus/event-bus.ts';
+import type { Publisher } from '../../shared/bus/event-bus.ts';
 import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
 import {
   QueueEvent,
@@ -41,7 +41,7 @@ export interface Reporter {
 }
 
 export function createReporter(
-  bus: EventBus,
+  bus: Publisher,
   ids: WorkflowIds,
   opts: { firstSeq: number; intervalMs: number; now: () => number },
 ): Reporter {

@@ -29,12 +29,10 @@ export const LoaderConfig = BaseConfig.extend({
   LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
   /** Minimum time between two progress events. */
   LOADER_PROGRESS_MS: env.int(1000),
-  /** The start command as JSON (the Job's environment). */
+  /** The start command as JSON: a Job gets its command from its environment, its stop as SIGTERM. */
   STREAMFORGE_COMMAND: z.string().min(1).optional(),
-  /** Embedded mode: the parent's HTTP bridge to its in-process bus (shared/bus/create-bus.ts). */
-  STREAMFORGE_BUS_URL: z.url().optional(),
-  /** Without STREAMFORGE_COMMAND: the workflow whose `start` to wait for on queue-control. */
-  STREAMFORGE_QUEUE_ID: z.string().min(1).optional(),
+  /** Embedded mode: the parent's ingress, where this child publishes (shared/bus/create-bus.ts). */
+  STREAMFORGE_INGRESS_URL: z.url().optional(),
 });
 export type LoaderConfig = z.infer<typeof LoaderConfig>;
 

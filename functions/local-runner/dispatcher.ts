@@ -51,11 +51,20 @@ export interface DispatchDeps {
   requestSignal: AbortSignal;
   /** Keep-alive connections to the sinks. */
   agents: Agents;
+  /** The sink runs in this process: deliver to it without HTTP. */
+  direct?: DirectDelivery | undefined;
   /** Called before each retry's wait: the retry number (1-based), the wait and the failure. */
   onRetry?: (retry: { n: number; waitMs: number; status: number | null; url: string }) => void;
 }
 
 export type DispatchResult = 'delivered' | 'dead-lettered' | 'dropped';
+
+/**
+ * A sink running in this process, delivered to without HTTP (FunctionApp.deliver): it answers
+ * the status its POST / would have answered. Retries, backoff and dead letters stay the
+ * dispatcher's, so the in-process path is the HTTP path minus the socket and the re-encoding.
+ */
+export type DirectDelivery = (event: BusEvent) => Promise<{ status: number; body?: unknown }>;
 
 /** Thrown when the runner stops mid-delivery: the record must not be committed. */
 export class DeliveryAborted extends Error {
@@ -104,21 +113,42 @@ export async function postEvent(
   }
 }
 
+/** Hands `event` to an in-process sink once; its answer as an Attempt, as if over HTTP. */
+async function deliverDirect(direct: DirectDelivery, event: BusEvent, signal: AbortSignal): Promise<Attempt> {
+  if (signal.aborted) throw new DeliveryAborted();
+  const { status, body } = await direct(event);
+  if (status >= 200 && status < 300) return { ok: true, status };
+  const text = body === undefined ? '' : JSON.stringify(body);
+  return {
+    ok: false,
+    status,
+    body: Buffer.from(text).subarray(0, ERROR_DATA_MAX_BYTES),
+    headers: new Headers({ 'content-type': 'application/json' }),
+  };
+}
+
 /** Sends with retries per the policy; returns the last attempt. */
-async function sendWithRetries(url: string, event: BusEvent, deps: DispatchDeps): Promise<Attempt> {
+async function sendWithRetries(
+  url: string,
+  event: BusEvent,
+  deps: DispatchDeps,
+  direct = deps.direct,
+): Promise<Attempt> {
   const opts = {
     namespace: deps.namespace,
     timeoutMs: deps.requestTimeoutMs,
     signal: deps.requestSignal,
     agents: deps.agents,
   };
-  let attempt = await postEvent(url, event, opts);
+  const once = (): Promise<Attempt> =>
+    direct ? deliverDirect(direct, event, deps.requestSignal) : postEvent(url, event, opts);
+  let attempt = await once();
   for (let n = 1; n <= deps.policy.retries; n++) {
     if (attempt.ok || (attempt.status !== null && !isRetryableStatus(attempt.status))) return attempt;
     const waitMs = deps.policy.backoffMs(n);
     deps.onRetry?.({ n, waitMs, status: attempt.status, url });
     await sleep(waitMs, deps.signal);
-    attempt = await postEvent(url, event, opts);
+    attempt = await once();
   }
   return attempt;
 }
@@ -223,7 +253,7 @@ async function deliver(url: string, msg: IncomingMessage, deps: DispatchDeps): P
       return 'dropped';
     }
   }
-  const dlsAttempt = await sendWithRetries(dl.url, letter, deps);
+  const dlsAttempt = await sendWithRetries(dl.url, letter, deps, undefined);
   if (dlsAttempt.ok) {
     deps.logger.warn(
       { ...where, sink: url, failure: describe(last), dead_letter_sink: dl.url },

@@ -20,6 +20,7 @@ import {
   DeliveryAborted,
   dispatch,
   type DeadLetterTarget,
+  type DirectDelivery,
   type DispatchDeps,
   type DispatchResult,
 } from './dispatcher.ts';
@@ -32,6 +33,12 @@ export interface LocalRunnerOptions {
    * `queue-manager` → `http://127.0.0.1:8080`. Undefined when it does not run here.
    */
   resolveService: (name: string) => string | undefined;
+  /**
+   * Services running in this process that take their events without HTTP (FunctionApp.deliver),
+   * by name. A source whose sink is one of them is delivered to directly, by the same dispatcher
+   * (retries, backoff, dead letters); everything else is POSTed.
+   */
+  direct?: (name: string) => DirectDelivery | undefined;
   /**
    * Local run: publish dead letters to this topic instead of POSTing them to the declared
    * dead-letter sink (which may not run on this machine). Unset: use the declared sink.
@@ -138,6 +145,10 @@ export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
       signal: abort.signal,
       requestSignal: abortRequests.signal,
       agents,
+      direct:
+        source.spec.sink.ref !== undefined && source.spec.sink.uri === undefined
+          ? opts.direct?.(source.spec.sink.ref.name)
+          : undefined,
       onRetry: (r) => {
         stats.retries += 1;
         opts.onRetry?.({ source: name, ...r });

@@ -16,11 +16,12 @@ export const PlatformConfig = ManagerConfig.extend({
   /** `npm start` runs a short demo workflow after start; DEMO=false or `--no-demo` skips it. */
   DEMO: env.bool(true),
   /**
-   * How data reaches the arango-connector on one machine. `bus` (default): it consumes the data
-   * topics and queue-events itself (issue 5: "from the bus in the local modes"), one decode per
-   * batch. `http`: the local runner POSTs every event to it as its KafkaSource does in a cluster.
+   * How the local runner hands events to the functions of this process. `direct` (default): the
+   * function's handler is called with the decoded event (FunctionApp.deliver); `http`: a
+   * binary-mode POST, as a KafkaSource does in a cluster. Both take the same retries and dead
+   * letters; `direct` saves a socket, an encode and a decode per event (bench/e2e.ts shows it).
    */
-  CONNECTOR_INTAKE: z.enum(['bus', 'http']).default('bus'),
+  RUNNER_DELIVERY: z.enum(['direct', 'http']).default('direct'),
   /** Where the KafkaSources and topics.yaml live (relative to the repository root). */
   TOPOLOGY_DIR: z.string().default('kafka-sources'),
   /** `Kn-Namespace` the local runner sends, as the cluster's namespace would be. */

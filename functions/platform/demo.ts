@@ -38,14 +38,13 @@ const iso = (t: number | null): string => (t === null ? '-' : new Date(t).toISOS
 
 /** The start-up summary: modes, URLs, topology and a curl to try. */
 export function banner(p: Platform, print: Print, storeLabel: string): void {
-  const bus =
-    p.mode === 'embedded' ? 'in-process bus (loaders reach it over the HTTP bridge)' : 'Apache Kafka';
+  const bus = p.mode === 'embedded' ? 'in-process bus (loaders publish to its ingress)' : 'Apache Kafka';
   print('');
   print(`StreamForge is running: ${bus}, ${storeLabel}`);
   print(`  queue-manager     ${p.url}   REST API: /workflows, /series, /openapi.json`);
   for (const [name, url] of Object.entries(p.services))
     if (name !== 'queue-manager') print(`  ${name.padEnd(17)} ${url}`);
-  if (p.bridgeUrl !== undefined) print(`  bus bridge        ${p.bridgeUrl}`);
+  if (p.ingressUrl !== undefined) print(`  ingress           ${p.ingressUrl}/<topic>`);
   const sim = p.exchange.simulatorUrl;
   const tag = (url: string) => (url === sim ? ' (SIMULATED)' : '');
   print(

@@ -6,18 +6,21 @@
  * - the bus: in-process (embedded) or Kafka (`KAFKA_BROKERS`); the store: SQLite or ArangoDB;
  * - queue-manager on `PORT` (the user-facing API), arango-connector and dummy-service on free
  *   loopback ports, the simulated exchange on its own loopback port unless exchange URLs are set;
- * - the local runner, wired by `kafka-sources/*.yaml` exactly as the cluster's KafkaSources,
- *   except that the arango-connector consumes the bus itself unless CONNECTOR_INTAKE=http;
- * - loaders as child processes; in embedded mode they reach this process's bus through the HTTP
- *   bridge (STREAMFORGE_BUS_URL), with Kafka they use Kafka directly.
+ * - the local runner, wired by `kafka-sources/*.yaml` exactly as the cluster's KafkaSources: it
+ *   is every function's one intake; it hands events to the functions in this process directly
+ *   (RUNNER_DELIVERY=direct, the default) or POSTs them (http), with the same retries and dead
+ *   letters either way;
+ * - loaders as child processes that only publish: in embedded mode by POSTing CloudEvents to this
+ *   process's ingress (STREAMFORGE_INGRESS_URL, shaped like a KafkaSink), with Kafka to Kafka.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { createBus } from '../../shared/bus/create-bus.ts';
-import { createBusBridge } from '../../shared/bus/http-bridge.ts';
+import { createIngress } from '../../shared/bus/ingress.ts';
 import { Topics } from '../../shared/contracts/events.ts';
 import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
+import type { FunctionApp } from '../../shared/runtime/app.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { serve, type Served } from '../../shared/runtime/serve.ts';
 import { createStore } from '../../shared/store/create-store.ts';
@@ -47,8 +50,8 @@ export interface Platform {
   services: Record<string, string>;
   /** Exchange base URLs the loaders use; `simulatorUrl` when the simulated exchange runs here. */
   exchange: { api: string; fapi: string; simulatorUrl: string | undefined };
-  /** The bridge children use (embedded mode), without its token. */
-  bridgeUrl: string | undefined;
+  /** The ingress children publish to (embedded mode), without its token. */
+  ingressUrl: string | undefined;
   topology: Topology;
   store: Store;
   bus: EventBus;
@@ -120,25 +123,18 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       };
     }
 
-    // Embedded: children publish and subscribe through this bridge, on loopback, with a token.
-    let bridgeUrl: string | undefined;
-    let childBusUrl: string | undefined;
+    // Embedded: children publish to this ingress, on loopback, with a token.
+    let ingressUrl: string | undefined;
+    let childIngressUrl: string | undefined;
     if (embedded) {
       const token = randomBytes(18).toString('base64url');
-      const bridge = createBusBridge({ bus, logger: log('bus-bridge'), token });
-      closers.push(() => bridge.close());
-      const s = await serveFn('bus-bridge', bridge.app);
-      bridgeUrl = `${s.url}/bus`;
-      childBusUrl = `http://bus:${token}@${LOOPBACK}:${s.port}/bus`;
+      const ingress = createIngress({ bus, logger: log('ingress'), token });
+      const s = await serveFn('ingress', ingress.app);
+      ingressUrl = `${s.url}/${cfg.KN_NAMESPACE}`;
+      childIngressUrl = `http://bus:${token}@${LOOPBACK}:${s.port}/${cfg.KN_NAMESPACE}`;
     }
 
-    const connectorOnBus = cfg.CONNECTOR_INTAKE === 'bus';
-    const connector = createConnector({
-      store,
-      bus,
-      logger: log('arango-connector'),
-      subscribe: connectorOnBus,
-    });
+    const connector = createConnector({ store, bus, logger: log('arango-connector') });
     await connector.start();
     closers.push(() => connector.stop());
     const connectorServer = await serveFn('arango-connector', connector.app);
@@ -155,11 +151,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       BINANCE_API_URL: exchange.api,
       BINANCE_FAPI_URL: exchange.fapi,
       SQLITE_PATH: sqlitePath,
-      // Loaders write only their checkpoints: a worker thread would cost them start-up time for nothing.
-      SQLITE_WORKER: 'false',
       LOG_LEVEL: cfg.LOG_LEVEL,
       KAFKA_BROKERS: cfg.KAFKA_BROKERS.join(','),
-      ...(childBusUrl === undefined ? {} : { STREAMFORGE_BUS_URL: childBusUrl }),
+      ...(childIngressUrl === undefined ? {} : { STREAMFORGE_INGRESS_URL: childIngressUrl }),
     };
     const launcher = createChildProcessLauncher({ logger: log('jobs'), killGraceMs: cfg.SHUTDOWN_GRACE_MS });
     const manager = createManager({
@@ -178,7 +172,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     });
     await manager.start();
     closers.push(() => manager.stop());
-    // Children first (they may still publish their `cancelled` through the bridge), then the servers.
+    // Children first (they may still publish their `cancelled` through the ingress), then the servers.
     closers.push(async () => {
       await Promise.all(served.map((s) => s.close()));
     });
@@ -195,13 +189,16 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       'arango-connector': connectorServer.url,
       'dummy-service': dummyServer.url,
     };
+    const inProcess: Record<string, FunctionApp['deliver']> = {
+      'queue-manager': manager.functionApp.deliver,
+      'arango-connector': connector.functionApp.deliver,
+      'dummy-service': dummy.deliver,
+    };
     const runner = createLocalRunner({
       bus,
-      // The connector consuming the bus itself replaces its KafkaSource's delivery.
-      sources: topology.sources
-        .map((s) => s.source)
-        .filter((s) => !(connectorOnBus && s.spec.sink.ref?.name === 'arango-connector')),
+      sources: topology.sources.map((s) => s.source),
       resolveService: (name) => services[name],
+      ...(cfg.RUNNER_DELIVERY === 'direct' ? { direct: (name: string) => inProcess[name] } : {}),
       // On one machine dead letters stay on the bus, where they outlive a restart of the sink.
       deadLetterTopic: Topics.deadLetter,
       namespace: cfg.KN_NAMESPACE,
@@ -215,7 +212,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       url: managerServer.url,
       services,
       exchange,
-      bridgeUrl,
+      ingressUrl,
       topology,
       store,
       bus,

@@ -82,6 +82,11 @@ export function createJobControl(d: JobControlDeps): JobControl {
     exitTimers.add(t);
   });
 
+  /** Attempts whose start is in flight, and those of them a stop arrived for meanwhile. */
+  const starting = new Set<string>();
+  const stoppedWhileStarting = new Set<string>();
+  const attemptKey = (wf: Workflow): string => `${wf.queue_id}:${wf.attempt}`;
+
   const control: JobControl = {
     checkImage(target) {
       if (settings.requireImage && JOB_TARGETS.has(target) && !imageFor(target)) {
@@ -97,8 +102,13 @@ export function createJobControl(d: JobControlDeps): JobControl {
         await bus.publish(Topics.control, [commandMessage(cmd)]);
         // Long-running targets (loader-ws, graph-builder...) act on the command alone.
         if (!JOB_TARGETS.has(wf.target)) return wf;
-        const handle = await launcher.launch({ command: cmd, image: image ?? '', env: settings.jobEnv });
+        starting.add(attemptKey(wf));
+        const handle = await launcher
+          .launch({ command: cmd, image: image ?? '', env: settings.jobEnv })
+          .finally(() => starting.delete(attemptKey(wf)));
         jobs.set(wf.queue_id, { name: handle.name, attempt: wf.attempt });
+        // A stop that came while the job was being created found nothing to stop: stop it now.
+        if (stoppedWhileStarting.delete(attemptKey(wf))) await launcher.cancel(wf.queue_id);
         metrics.jobsLaunched.inc({ target: wf.target });
         log.info({ queue_id: wf.queue_id, job: handle.name, attempt: wf.attempt }, 'job launched');
         return wf;
@@ -110,6 +120,7 @@ export function createJobControl(d: JobControlDeps): JobControl {
     },
 
     async stop(wf, why) {
+      if (starting.has(attemptKey(wf))) stoppedWhileStarting.add(attemptKey(wf));
       try {
         await bus.publish(Topics.control, [
           commandMessage(commandOf(wf, 'stop', imageFor(wf.target), d.now())),

@@ -10,6 +10,8 @@
  * - offsets are committed only after the handler returned.
  */
 
+import type { WireRecord } from './kafka-binding.ts';
+
 /** A CloudEvent as it travels on the bus: attributes plus data (JSON-serialisable). */
 export interface BusEvent<T = unknown> {
   specversion: '1.0';
@@ -64,13 +66,28 @@ export interface TopicSpec {
   config?: Record<string, string>;
 }
 
-export interface EventBus {
+/**
+ * What a process on the far side of a process boundary gets (DESIGN.md "Shape": boundaries are
+ * publish-only). A loader Job publishes to Kafka, or in embedded mode to the parent's ingress
+ * (http-publisher.ts); it never subscribes.
+ */
+export interface Publisher {
   /** Creates topics that do not exist yet (no error when they do). */
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   /** Resolves once every message is durably accepted (Kafka: acks from all in-sync replicas). */
   publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
-  subscribe(opts: SubscribeOptions): Promise<Subscription>;
   /** Health probe for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface EventBus extends Publisher {
+  /**
+   * Appends records already in their Kafka wire form (kafka-binding.ts), as a broker takes a
+   * producer's records: the headers must carry a binary-mode CloudEvent, the value is not parsed.
+   * The embedded ingress (ingress.ts) hands children's records on this way, decoded by nobody
+   * until their consumer.
+   */
+  publishWire(topic: string, records: WireRecord[]): Promise<void>;
+  subscribe(opts: SubscribeOptions): Promise<Subscription>;
 }

@@ -1,7 +1,7 @@
 /**
- * The HTTP bus's transport: one request on node:http with a keep-alive agent. Not fetch: on
+ * The HTTP publisher's transport: one request on node:http with a keep-alive agent. Not fetch: on
  * loopback a call costs well under a millisecond here where undici's fetch took about ten, and
- * the child makes one call per published page and per acknowledged message.
+ * a child makes one call per published page.
  */
 import http from 'node:http';
 
@@ -42,9 +42,9 @@ export function send(
         );
       },
     );
-    // Without a signal (every call but the long poll) a silent bridge fails the call after timeoutMs.
+    // Without a signal a silent peer fails the call after timeoutMs.
     if (o.signal === undefined)
-      req.setTimeout(o.timeoutMs, () => req.destroy(new Error('bus bridge: request timed out')));
+      req.setTimeout(o.timeoutMs, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(payload);
   });

@@ -9,7 +9,13 @@ import { Kafka, Partitioners, logLevel, type Admin, type Producer, type logCreat
 import { DependencyError, InvalidInputError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { EventBus, OutgoingMessage, SubscribeOptions, Subscription, TopicSpec } from './event-bus.ts';
-import { assertTopicName, encodeEvent, wireSize, type WireRecord } from './kafka-binding.ts';
+import {
+  assertTopicName,
+  assertWireRecord,
+  encodeEvent,
+  wireSize,
+  type WireRecord,
+} from './kafka-binding.ts';
 import { subscribeKafka, type ConsumerTuning } from './kafka-consumer.ts';
 
 export interface KafkaBusOptions extends Partial<ConsumerTuning> {
@@ -120,6 +126,25 @@ export function createKafkaBus(opts: KafkaBusOptions): EventBus {
     if (closed) throw new Error('event bus is closed');
   };
 
+  async function sendRecords(topic: string, records: WireRecord[]): Promise<void> {
+    assertOpen();
+    assertTopicName(topic);
+    if (records.length === 0) return;
+    try {
+      await producerReady();
+      // Sequential sends keep publish order per partition (one request in flight).
+      for (const chunk of chunkBySize(records, maxSendBytes)) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+        });
+      }
+    } catch (err) {
+      throw asDependencyError(`publish to ${topic}`, err);
+    }
+  }
+
   return {
     async ensureTopics(specs: TopicSpec[]): Promise<void> {
       assertOpen();
@@ -144,24 +169,21 @@ export function createKafkaBus(opts: KafkaBusOptions): EventBus {
       }
     },
 
-    async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
-      assertOpen();
-      assertTopicName(topic);
-      if (messages.length === 0) return;
-      const records = messages.map((m) => encodeEvent(m));
-      try {
-        await producerReady();
-        // Sequential sends keep publish order per partition (one request in flight).
-        for (const chunk of chunkBySize(records, maxSendBytes)) {
-          await producer.send({
-            topic,
-            acks: -1,
-            messages: chunk.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
-          });
-        }
-      } catch (err) {
-        throw asDependencyError(`publish to ${topic}`, err);
-      }
+    publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+      // Encode everything first: one invalid event rejects the call before anything is sent.
+      return Promise.resolve().then(() =>
+        sendRecords(
+          topic,
+          messages.map((m) => encodeEvent(m)),
+        ),
+      );
+    },
+
+    publishWire(topic: string, records: WireRecord[]): Promise<void> {
+      return Promise.resolve().then(() => {
+        for (const r of records) assertWireRecord(r);
+        return sendRecords(topic, records);
+      });
     },
 
     async subscribe(s: SubscribeOptions): Promise<Subscription> {

@@ -39,22 +39,22 @@ export interface MemoryBusOptions {
    * 'consumed': drop records that every consumer group that ever subscribed to the topic has
    * committed (like a short Kafka retention), so a long backfill does not accumulate in memory.
    * A group that subscribes later starts at the oldest retained record. Topics no group has
-   * subscribed to keep everything. Default 'all' (nothing is dropped).
+   * subscribed to keep their newest `unreadRetention` records per partition (a size-bounded
+   * retention, as Kafka's `retention.bytes`): in embedded mode nothing reads `queue-control`.
+   * Default 'all' (nothing is dropped).
    */
   retention?: 'all' | 'consumed';
+  /** With retention 'consumed': records kept per partition of a topic no group reads; default 1000. */
+  unreadRetention?: number;
   logger?: Logger;
 }
 
 /** The memory bus adds inspection helpers to the port (tests, metrics). */
 export interface MemoryBus extends EventBus {
-  /**
-   * Appends records already in their wire form (kafka-binding.ts), as a Kafka broker takes a
-   * producer's records: headers are checked, the value is not parsed. The HTTP bridge uses it so a
-   * child's batch is not decoded and encoded again on the way in.
-   */
-  publishWire(topic: string, records: WireRecord[]): Promise<void>;
   /** Retained records and offsets per partition of a topic (undefined when it does not exist). */
   topicStats(topic: string): { partition: number; start: number; end: number }[] | undefined;
+  /** Names of every topic and every consumer group the bus has ever had. */
+  inventory(): { topics: string[]; groups: string[] };
 }
 
 /** One partition: an append-only log whose prefix may be dropped by retention. */
@@ -184,11 +184,15 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): MemoryBus {
     topic.partitions[partition]?.trimTo(low);
   }
 
+  const unreadRetention = opts.unreadRetention ?? 1000;
   function append(t: MemoryTopic, records: WireRecord[]): void {
+    const bounded = opts.retention === 'consumed' && t.groups.size === 0;
     for (const r of records) {
       const n = t.partitions.length;
       const p = r.key === null ? t.nextRoundRobin++ % n : partitionForKey(r.key, n);
-      t.partitions[p]!.append(r);
+      const log = t.partitions[p]!;
+      log.append(r);
+      if (bounded && log.end - log.start > unreadRetention) log.trimTo(log.end - unreadRetention);
     }
   }
 
@@ -259,6 +263,8 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): MemoryBus {
       closed = true;
       await Promise.all([...subscriptions].map((s) => s.close()));
     },
+
+    inventory: () => ({ topics: [...topics.keys()].sort(), groups: [...groups.keys()].sort() }),
 
     topicStats(topic: string) {
       const t = topics.get(topic);

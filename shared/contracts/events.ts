@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { EpochMs, Market, Symbol } from './common.ts';
-import { Dataset, RecordKind, identify, type MarketRecord, type RecordOfKind } from './records.ts';
+import { Dataset, RecordKind } from './records.ts';
+import type { Row } from './rows.ts';
 import { QueueId } from './workflow.ts';
 
 /** CloudEvent `type` values. */
@@ -35,7 +36,11 @@ export function canonicalCollection(kind: RecordKind): string {
   return `market_${kind}s`;
 }
 
-/** Payload of a data event: one exchange page (or one live record) of one series. */
+/**
+ * Payload of a data event: one exchange page (or one live record) of one series. The series is
+ * named once; records travel as compact rows in the kind's column order (rows.ts: for klines the
+ * exchange's own 12-field rows). Encoded once by the producer, decoded once by the sink.
+ */
 export const DataBatch = z.object({
   queue_id: QueueId.optional(),
   /** Workflow attempt that produced the batch (QueueCommand.attempt); absent means 1. */
@@ -52,41 +57,33 @@ export const DataBatch = z.object({
   covers: z.object({ from: EpochMs, to: EpochMs }).optional(),
   /** Exchange gaps found inside `covers`: time where the exchange has no data. */
   gaps: z.array(z.object({ from: EpochMs, to: EpochMs })).default([]),
-  /** Records stay `unknown` here; the sink validates each one and dead-letters the bad ones. */
-  records: z.array(z.unknown()),
+  /** Rows stay `unknown` here; the sink checks each one (rows.ts) and dead-letters the bad ones. */
+  rows: z.array(z.unknown()),
 });
 export type DataBatch = z.infer<typeof DataBatch>;
 
 /**
  * Deterministic id of a data batch: the same page of the same series always gets the same id,
  * whichever loader run produced it, so a redelivered batch is recognisably the same batch.
- * `<market>.<symbol>.<dataset>.<covers.from>-<covers.to>.<first 16 hex of sha256 over the natural keys>`.
+ * `<market>.<symbol>.<dataset>.<covers.from>-<covers.to>.<first 16 hex of sha256 over the row ids>`
+ * (a row's id, column 0, is what its natural key adds to the series).
  */
-export function batchId<K extends RecordKind>(
-  kind: K,
+export function batchId(
   at: { market: string; symbol: string; dataset: string; covers?: { from: number; to: number } | undefined },
-  records: readonly RecordOfKind[K][],
+  rows: readonly Row[],
 ): string {
   const h = createHash('sha256');
-  let first = Number.NaN;
-  let last = Number.NaN;
-  // The keys are hashed in pieces of ~8 KB: the same digest as one update per key, at half the
-  // cost for a 1000-record page.
+  // Hashed in pieces of ~8 KB: one update per id costs twice as much for a 1000-row page.
   let text = '';
-  for (const r of records) {
-    const id = identify(kind, r);
-    if (Number.isNaN(first)) first = id.time;
-    last = id.time;
-    text += `${id.key}\n`;
+  for (const r of rows) {
+    text += `${r[0] as number}\n`;
     if (text.length > 8192) {
       h.update(text);
       text = '';
     }
   }
   h.update(text);
-  const from = at.covers?.from ?? first;
-  const to = at.covers?.to ?? last;
+  const from = at.covers?.from ?? (rows[0]?.[0] as number | undefined) ?? 0;
+  const to = at.covers?.to ?? (rows.at(-1)?.[0] as number | undefined) ?? 0;
   return `${at.market}.${at.symbol}.${at.dataset}.${from}-${to}.${h.digest('hex').slice(0, 16)}`;
 }
-
-export type { MarketRecord };

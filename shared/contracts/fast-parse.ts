@@ -11,7 +11,7 @@
  * else, and for any schema part it does not know (refinements, transforms, defaults, catchalls,
  * nested objects, other checks), it defers to `schema.safeParse`, so rejections keep zod's own
  * issues. Understood: objects of string (regex checks), number (int, >, >=, <, <=), boolean,
- * enum, literal fields, each possibly optional. test/arango-connector/fast-parse.test.ts
+ * enum, literal fields, each possibly optional. test/contracts/fast-parse.test.ts
  * compares it with zod over every record kind and many mutated inputs.
  */
 import { z } from 'zod';
@@ -77,6 +77,10 @@ function condition(schema: z.core.$ZodType, v: string, bind: (x: unknown) => str
         else return undefined;
       }
       return parts.join(' && ');
+    }
+    case 'nullable': {
+      const inner = def.innerType === undefined ? undefined : condition(def.innerType, v, bind);
+      return checks.length > 0 || inner === undefined ? undefined : `(${v} === null || (${inner}))`;
     }
     case 'boolean':
       return checks.length === 0 ? `typeof ${v} === "boolean"` : undefined;
@@ -148,6 +152,43 @@ export function compileAcceptor(schema: z.core.$ZodType): Accept | undefined {
     return factory(...values);
   } catch {
     return undefined; // code generation disallowed (--disallow-code-generation-from-strings)
+  }
+}
+
+/**
+ * Compiles a check of a tuple of `elements` (no rest): true exactly when zod's tuple of them
+ * would accept the value unchanged; false means "ask zod" (it may still accept, e.g. a schema
+ * part the compiler does not know, such as the depth levels). Undefined when no element is
+ * understood, or code generation is disallowed. Rows are not copied: what passes is used as is.
+ */
+export function compileTupleCheck(
+  elements: readonly z.core.$ZodType[],
+): ((value: unknown) => boolean) | undefined {
+  if (z.config().jitless === true) return undefined;
+  const names: string[] = [];
+  const values: unknown[] = [];
+  const bind = (x: unknown): string => {
+    names.push(`b${names.length}`);
+    values.push(x);
+    return names[names.length - 1] as string;
+  };
+  const parts = ['Array.isArray(r)', `r.length === ${elements.length}`];
+  let understood = 0;
+  for (const [i, el] of elements.entries()) {
+    const cond = condition(el, `r[${i}]`, bind);
+    if (cond === undefined) return undefined;
+    understood++;
+    parts.push(`(${cond})`);
+  }
+  if (understood === 0) return undefined;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const factory = new Function(...names, `return function check(r) { return ${parts.join(' && ')}; };`) as (
+      ...bound: unknown[]
+    ) => (value: unknown) => boolean;
+    return factory(...values);
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { RawFundingRate } from '../contracts/binance.ts';
-import { fundingFromRaw, type FundingRate } from '../contracts/records.ts';
+import type { RowValue } from '../contracts/rows.ts';
 import { linkedAbort, type Page, type PaginateOptions } from './pages.ts';
 import type { ExchangeClient } from './rest-client.ts';
 import { MAX_LIMIT, USDM_WEIGHTS } from './weights.ts';
@@ -17,7 +17,9 @@ export async function* fundingPages(
   client: ExchangeClient,
   s: { symbol: string },
   o: PaginateOptions,
-): AsyncGenerator<Page<FundingRate>> {
+): AsyncGenerator<Page<RowValue[]>> {
+  // The funding row (rows.ts ROW_COLUMNS): fundingTime, fundingRate, markPrice (absent → null).
+  const row = (r: RawFundingRate): RowValue[] => [r.fundingTime, r.fundingRate, r.markPrice || null];
   const to = Math.min(o.range.to, o.now());
   let from = Math.max(o.range.from, o.resume?.from ?? o.range.from);
   const link = linkedAbort(o.signal);
@@ -37,12 +39,12 @@ export async function* fundingPages(
       // A short answer within [from, to] holds everything there; only an answer that may have been
       // cut (as many rows as asked, or more than the server's cap) needs another request.
       if (last === undefined || rows.length < limit) {
-        yield { records: inRange.map(fundingFromRaw), covers: { from, to }, gaps: [], next: null };
+        yield { rows: inRange.map(row), covers: { from, to }, gaps: [], next: null };
         return;
       }
       const next = last.fundingTime + 1;
       yield {
-        records: inRange.map(fundingFromRaw),
+        rows: inRange.map(row),
         covers: { from, to: next },
         gaps: [],
         next: next < to ? { from: next } : null,

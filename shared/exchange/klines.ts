@@ -14,9 +14,8 @@
  * changes later. The range beyond the last closed candle is left out (not a gap: it simply has
  * not happened yet) and stays missing in the coverage ledger for a later run.
  */
-import { RawKlines } from '../contracts/binance.ts';
+import { RawKlines, type RawKline } from '../contracts/binance.ts';
 import { klineNextOpenTime, klineOpenTime, type KlineInterval, type Market } from '../contracts/common.ts';
-import { klineFromRaw, type Kline } from '../contracts/records.ts';
 import type { Range } from '../store/store.ts';
 import { inOrder, linkedAbort, type Page, type PaginateOptions } from './pages.ts';
 import type { ExchangeClient } from './rest-client.ts';
@@ -87,7 +86,7 @@ export async function* klinePages(
   client: ExchangeClient,
   s: KlineSeries,
   o: PaginateOptions,
-): AsyncGenerator<Page<Kline>> {
+): AsyncGenerator<Page<RawKline>> {
   if (s.market === 'usdm' && s.interval === '1s') throw new RangeError('1s klines exist on spot only');
   const limit = o.limit ?? cheapestKlinesLimit(s.market);
   const weight = klinesWeight(s.market, limit);
@@ -99,8 +98,9 @@ export async function* klinePages(
   if (from >= end) return;
   const link = linkedAbort(o.signal);
 
-  const fetchChunk = async (c: Chunk): Promise<Page<Kline>> => {
-    const rows: Kline[] = [];
+  const fetchChunk = async (c: Chunk): Promise<Page<RawKline>> => {
+    // The exchange's rows are the kline rows of a data batch (rows.ts): passed on as they came.
+    const rows: RawKline[] = [];
     let start = c.first;
     while (start <= c.last) {
       const raw = await client.get(
@@ -113,19 +113,19 @@ export async function* klinePages(
       for (const r of raw) {
         // Defensive: the window is inclusive on both ends and a candle must have closed.
         if (r[0] < start || r[0] > c.last || r[6] >= now || r[0] <= lastOpen) continue;
-        rows.push(klineFromRaw(r, s));
+        rows.push(r);
         lastOpen = r[0];
       }
       if (Number.isNaN(lastOpen)) break; // empty answer: the rest of the window is a gap
       start = klineNextOpenTime(s.interval, lastOpen);
     }
     return {
-      records: rows,
+      rows,
       covers: { from: c.from, to: c.to },
       gaps: klineGaps(
         s.interval,
         c,
-        rows.map((k) => k.open_time),
+        rows.map((k) => k[0]),
       ),
       next: c.to < end ? { from: c.to } : null,
     };

@@ -1,8 +1,9 @@
 /**
- * What the paginators yield: one exchange page of normalised records, the slice of the series'
+ * What the paginators yield: one exchange page as compact rows (shared/contracts/rows.ts), the slice of the series'
  * time axis it settles and the exchange gaps inside that slice. Memory stays bounded: a paginator
  * holds at most `concurrency` pages at once, however long the range.
  */
+import type { Row } from '../contracts/rows.ts';
 import type { Range } from '../store/store.ts';
 
 /** Where a paginator resumes: a time on the axis and, for id-paged datasets, the next id. */
@@ -11,8 +12,9 @@ export interface PageCursor {
   fromId?: number | undefined;
 }
 
-export interface Page<R> {
-  records: R[];
+export interface Page<R extends Row = Row> {
+  /** The page's records as rows in the kind's column order (for klines: the exchange's rows). */
+  rows: R[];
   /**
    * Half-open slice of the time axis this page settles: every record the exchange has in it is in
    * this page (or, for trades sharing the boundary millisecond, in the next one) or lies in `gaps`.

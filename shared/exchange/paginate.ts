@@ -4,7 +4,7 @@
  */
 import type { Market } from '../contracts/common.ts';
 import { KlineInterval } from '../contracts/common.ts';
-import type { Dataset, MarketRecord } from '../contracts/records.ts';
+import type { Dataset } from '../contracts/records.ts';
 import { fundingPages } from './funding.ts';
 import { klinePages } from './klines.ts';
 import type { Page, PaginateOptions } from './pages.ts';
@@ -41,11 +41,7 @@ export function unsupportedReason(s: SeriesSpec): string | null {
 }
 
 /** Pages of one series; throws RangeError for a series {@link unsupportedReason} rejects. */
-export function paginate(
-  clients: ExchangeClients,
-  s: SeriesSpec,
-  o: PaginateOptions,
-): AsyncGenerator<Page<MarketRecord>> {
+export function paginate(clients: ExchangeClients, s: SeriesSpec, o: PaginateOptions): AsyncGenerator<Page> {
   const reason = unsupportedReason(s);
   if (reason) throw new RangeError(reason);
   if (s.dataset.startsWith('klines_')) {

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { RawAggTrade, RawTrade } from '../contracts/binance.ts';
-import { aggTradeFromRaw, tradeFromRaw, type AggTrade, type Trade } from '../contracts/records.ts';
+import type { RowValue } from '../contracts/rows.ts';
 import { linkedAbort, type Page, type PageCursor, type PaginateOptions } from './pages.ts';
 import type { ExchangeClient } from './rest-client.ts';
 import { MAX_LIMIT, SPOT_WEIGHTS } from './weights.ts';
@@ -28,14 +28,14 @@ const RawTrades = z.array(RawTrade);
  * (missing data, not the end), so the loop asks again from the next id. Page boundaries fall on the last row's time: rows of the same millisecond may straddle two
  * pages, so a page settles `[cursor.from, lastTime)` and the next one starts at `lastTime`.
  */
-async function* idPaged<R, Out>(
+async function* idPaged<R>(
   o: PaginateOptions,
   first: (from: number, to: number) => Promise<R[]>,
   next: (fromId: number) => Promise<R[]>,
   idOf: (r: R) => number,
   timeOf: (r: R) => number,
-  map: (r: R) => Out,
-): AsyncGenerator<Page<Out>> {
+  map: (r: R) => RowValue[],
+): AsyncGenerator<Page<RowValue[]>> {
   const to = Math.min(o.range.to, o.now());
   let cursor: PageCursor = o.resume ?? { from: o.range.from };
   if (cursor.from >= to) return;
@@ -45,14 +45,14 @@ async function* idPaged<R, Out>(
     const inRange = rows.filter((r) => timeOf(r) >= cursor.from && timeOf(r) < to);
     const last = rows.at(-1);
     if (last === undefined || timeOf(last) >= to) {
-      yield { records: inRange.map(map), covers: { from: cursor.from, to }, gaps: [], next: null };
+      yield { rows: inRange.map(map), covers: { from: cursor.from, to }, gaps: [], next: null };
       return;
     }
     const following: PageCursor = { from: Math.max(cursor.from, timeOf(last)), fromId: idOf(last) + 1 };
     pending = next(following.fromId!);
     pending.catch(() => undefined); // awaited on the next turn; the consumer may stop first
     yield {
-      records: inRange.map(map),
+      rows: inRange.map(map),
       covers: { from: cursor.from, to: following.from },
       gaps: [],
       next: following,
@@ -66,11 +66,10 @@ export async function* aggTradePages(
   client: ExchangeClient,
   s: TradeSeries,
   o: PaginateOptions,
-): AsyncGenerator<Page<AggTrade>> {
+): AsyncGenerator<Page<RowValue[]>> {
   const link = linkedAbort(o.signal);
   const limit = MAX_LIMIT.aggTrades;
   const req = { weight: SPOT_WEIGHTS.aggTrades, signal: link.signal };
-  const at = { market: 'spot' as const, symbol: s.symbol };
   try {
     yield* idPaged(
       o,
@@ -84,7 +83,8 @@ export async function* aggTradePages(
       (fromId) => client.get('/api/v3/aggTrades', { symbol: s.symbol, fromId, limit }, RawAggTrades, req),
       (r) => r.a,
       (r) => r.T,
-      (r) => aggTradeFromRaw(r, at),
+      // The agg_trade row (rows.ts ROW_COLUMNS): a, p, q, f, l, T, m, M.
+      (r) => [r.a, r.p, r.q, r.f, r.l, r.T, r.m, r.M ?? null],
     );
   } finally {
     link.abort();
@@ -96,10 +96,9 @@ export async function* tradePages(
   client: ExchangeClient,
   s: TradeSeries,
   o: PaginateOptions,
-): AsyncGenerator<Page<Trade>> {
+): AsyncGenerator<Page<RowValue[]>> {
   const link = linkedAbort(o.signal);
   const limit = MAX_LIMIT.historicalTrades;
-  const at = { market: 'spot' as const, symbol: s.symbol };
   const history = (fromId: number): Promise<RawTrade[]> =>
     client.get('/api/v3/historicalTrades', { symbol: s.symbol, fromId, limit }, RawTrades, {
       weight: SPOT_WEIGHTS.historicalTrades,
@@ -126,7 +125,8 @@ export async function* tradePages(
       history,
       (r) => r.id,
       (r) => r.time,
-      (r) => tradeFromRaw(r, at),
+      // The trade row (rows.ts ROW_COLUMNS): id, price, qty, quoteQty, time, isBuyerMaker, isBestMatch.
+      (r) => [r.id, r.price, r.qty, r.quoteQty, r.time, r.isBuyerMaker, r.isBestMatch ?? null],
     );
   } finally {
     link.abort();

@@ -85,7 +85,8 @@ export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): J
         env: { ...(opts.baseEnv ?? process.env), ...spec.env, STREAMFORGE_COMMAND: JSON.stringify(cmd) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      await new Promise<void>((resolve, reject) => {
+      // The process exists once spawn() returns: from here on a cancel reaches it.
+      const spawned = new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);
       });
@@ -121,6 +122,11 @@ export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): J
       const set = running.get(cmd.queue_id) ?? new Set<Running>();
       set.add(r);
       running.set(cmd.queue_id, set);
+      await spawned.catch((e: unknown) => {
+        set.delete(r);
+        if (set.size === 0) running.delete(cmd.queue_id);
+        throw e;
+      });
       log.info({ pid: child.pid, attempt: cmd.attempt }, 'job started');
       return { name, queue_id: cmd.queue_id };
     },

@@ -6,13 +6,11 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
 import type { Registry } from 'prom-client';
-import { z } from 'zod';
 import type { BusEvent } from '../bus/event-bus.ts';
 import { parseHttpEvents, toHttpBatch, toHttpBinary } from './cloudevents.ts';
-import { AppError, ExchangeError } from './errors.ts';
+import { AppError, classify } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createRegistry, runtimeMetrics } from './metrics.ts';
 
@@ -47,6 +45,12 @@ export interface FunctionApp {
   inFlight: () => number;
   /** Marks the app as draining: /readyz answers 503 from now on (pass it as serve's `onDrain`). */
   drain: () => void;
+  /**
+   * One event through the same handler, logging, metrics and error mapping as POST /, without
+   * HTTP: what the local runner's in-process delivery calls (functions/local-runner). Never
+   * throws; answers the status POST / would have answered, and its error body.
+   */
+  deliver: (event: BusEvent) => Promise<{ status: number; body?: ErrorBody }>;
 }
 
 /** JSON body of every error answer. */
@@ -55,33 +59,10 @@ export interface ErrorBody {
   issues?: unknown[];
 }
 
-/**
- * The one error mapping: AppError → its status; zod errors → 400 with issues; hono's
- * HTTPException → its status; an exchange's error → 502 with its code; anything else → 500.
- */
+/** An error's HTTP answer, by the one classification (errors.ts `classify`). */
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof AppError) {
-    return {
-      status: err.status,
-      body: { error: err.message, ...(err.issues ? { issues: err.issues } : {}) },
-    };
-  }
-  if (err instanceof z.core.$ZodError) {
-    return { status: 400, body: { error: 'invalid input', issues: err.issues } };
-  }
-  if (err instanceof HTTPException) {
-    return { status: err.status, body: { error: err.message || 'request failed' } };
-  }
-  if (err instanceof ExchangeError) {
-    return {
-      status: 502,
-      body: {
-        error: err.message,
-        issues: [{ code: err.code, message: err.exchangeMessage, endpoint: err.endpoint }],
-      },
-    };
-  }
-  return { status: 500, body: { error: 'internal error' } };
+  const { status, message, issues } = classify(err);
+  return { status, body: { error: message, ...(issues ? { issues } : {}) } };
 }
 
 /** `queue_id` of an event, from its data or its `queueid` extension. */
@@ -237,6 +218,21 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
     }
   }
 
+  async function deliver(event: BusEvent): Promise<{ status: number; body?: ErrorBody }> {
+    if (!onEvent) return { status: 404, body: { error: `${opts.name} takes no events` } };
+    inFlight += 1;
+    metrics.inFlight.inc();
+    try {
+      await handleOne(onEvent, event, '/');
+      return { status: 202 };
+    } catch (err) {
+      return errorResponse(err);
+    } finally {
+      inFlight -= 1;
+      metrics.inFlight.dec();
+    }
+  }
+
   return {
     app,
     registry,
@@ -244,5 +240,6 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
     drain: () => {
       draining = true;
     },
+    deliver,
   };
 }

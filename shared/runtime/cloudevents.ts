@@ -64,11 +64,11 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 }
 
 /** Percent-encoding of header values: space, `"`, `%` and anything outside printable ASCII. */
-function encodeHeaderValue(v: string): string {
+export function encodeHeaderValue(v: string): string {
   return v.replace(/[^\x21-\x7e]|["%]/gu, (ch) => encodeURIComponent(ch));
 }
 
-function decodeHeaderValue(v: string): string {
+export function decodeHeaderValue(v: string): string {
   if (!v.includes('%')) return v;
   try {
     return decodeURIComponent(v);

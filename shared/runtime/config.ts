@@ -60,8 +60,6 @@ export const BaseConfig = z.object({
   ARANGO_USERNAME: z.string().default('root'),
   ARANGO_PASSWORD: z.string().default(''),
   SQLITE_PATH: z.string().default('data/streamforge.sqlite'),
-  /** SQLite on a worker thread, for several batches in flight at once (create-store.ts says when it pays). */
-  SQLITE_WORKER: env.bool(false),
   /** Grace period for in-flight work after SIGTERM. */
   SHUTDOWN_GRACE_MS: env.int(10_000),
 });

@@ -1,9 +1,12 @@
 /**
- * The platform's error classes. One handler (shared/runtime/app.ts) maps them to HTTP:
- * invalid input → 400 (never retried), not found → 404, conflict → 409, overloaded → 429,
- * dependency down → 503 (DESIGN.md "Cross-cutting rules").
+ * The platform's error classes and their one classification, `classify(err)`, used by every
+ * HTTP answer (shared/runtime/app.ts), the ingress, the publisher and the local runner's
+ * in-process delivery: invalid input → 400 (never retried), not found → 404, conflict → 409,
+ * overloaded → 429, dependency down → 503 (DESIGN.md "Cross-cutting rules"); whether a status is
+ * retried follows the KafkaSource dispatcher (knative.md §3 "Delivery").
  */
-import type { z } from 'zod';
+import { HTTPException } from 'hono/http-exception';
+import { z } from 'zod';
 
 export class AppError extends Error {
   readonly status: number;
@@ -72,4 +75,41 @@ export class ExchangeError extends Error {
     super(`${endpoint}: HTTP ${httpStatus} ${code} ${exchangeMessage}`);
     this.name = 'ExchangeError';
   }
+}
+
+/**
+ * Statuses a KafkaSource retries (knative.md §3): 5xx, 404 (endpoint not there yet), 408, 409
+ * (conflict, in progress) and 429 (overloaded). Any other status ≥ 300 fails at once.
+ */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
+}
+
+/** What an error means to whoever answers or delivers: its HTTP status, and whether to retry. */
+export interface Classified {
+  status: number;
+  retry: boolean;
+  message: string;
+  issues?: unknown[] | undefined;
+}
+
+/**
+ * The one error classification: AppError → its status; zod errors → 400 with issues; hono's
+ * HTTPException → its status; an exchange's error → 502 with its code; anything else → 500
+ * ("internal error": its message is not shown). `retry` by {@link isRetryableStatus}.
+ */
+export function classify(err: unknown): Classified {
+  const c = ((): Omit<Classified, 'retry'> => {
+    if (err instanceof AppError) return { status: err.status, message: err.message, issues: err.issues };
+    if (err instanceof z.core.$ZodError) return { status: 400, message: 'invalid input', issues: err.issues };
+    if (err instanceof HTTPException) return { status: err.status, message: err.message || 'request failed' };
+    if (err instanceof ExchangeError)
+      return {
+        status: 502,
+        message: err.message,
+        issues: [{ code: err.code, message: err.exchangeMessage, endpoint: err.endpoint }],
+      };
+    return { status: 500, message: 'internal error' };
+  })();
+  return { ...c, retry: isRetryableStatus(c.status) };
 }

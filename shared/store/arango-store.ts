@@ -1,13 +1,18 @@
 /**
  * Store adapter on ArangoDB (arangojs 10): the cluster's store (DESIGN.md "Ports and adapters").
  * The database and collections are created on first use. Series records are documents
- * `{ _key, series, time, doc }` with a persistent index on (series, time, _key); documents are
- * `{ _key, rev, doc }` where `rev` is our own revision counter for optimistic concurrency.
+ * `{ _key, series, time, doc }` with a persistent index on (series, time, _key), whether written
+ * as records or as compact rows (`upsertRows` turns each row into its record: one document per
+ * record with the natural `_key`, so a record kind needs no collection layout of its own here);
+ * documents are `{ _key, rev, doc }` where `rev` is our own revision counter for optimistic
+ * concurrency.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Database } from 'arangojs';
 import { isArangoError, isNetworkError } from 'arangojs/errors';
 import type { QueryOptions } from 'arangojs/queries';
+import type { RecordKind } from '../contracts/records.ts';
+import { recordFromRow, rowIdentifier } from '../contracts/rows.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { AppError, ConflictError, DependencyError, InvalidInputError } from '../runtime/errors.ts';
 import { mergeRangeSet } from './ranges.ts';
@@ -15,6 +20,7 @@ import type {
   FindQuery,
   Range,
   RangeQuery,
+  RowBatch,
   SeriesRecord,
   SeriesStats,
   Store,
@@ -27,6 +33,7 @@ import {
   checkFindQuery,
   checkRangeQuery,
   checkRanges,
+  checkRowBatch,
   prepareBatch,
   toJson,
 } from './validate.ts';
@@ -195,37 +202,62 @@ class ArangoStore implements Store {
     return cursor.all();
   }
 
-  ensureCollection(name: string, kind: 'series' | 'documents'): Promise<void> {
+  /** Record kinds need no layout here: every series collection holds one document per record. */
+  ensureCollection(name: string, kind: 'series' | 'documents', _recordKind?: RecordKind): Promise<void> {
     return this.call(() => this.ensure(name, kind));
   }
 
   upsertRecords(collection: string, records: readonly SeriesRecord[]): Promise<UpsertResult> {
-    return this.call(async () => {
-      await this.ensure(collection, 'series');
-      const rows = prepareBatch(records).map((r) => ({
-        _key: r.key,
-        series: r.series,
-        time: r.time,
-        doc: r.doc,
+    return this.call(() => this.upsert(collection, records));
+  }
+
+  /** The rows' records (`recordFromRow`, keyed by `rowIdentifier`), UPSERTed as `upsertRecords`. */
+  upsertRows(collection: string, batch: RowBatch): Promise<UpsertResult> {
+    return this.call(() => {
+      assertCollectionName(collection);
+      const { series, key, rows } = checkRowBatch(batch);
+      const id = rowIdentifier(batch.kind, series);
+      const records = rows.map((row): SeriesRecord => ({
+        key: id.key(row),
+        series: key,
+        time: id.time(row),
+        doc: recordFromRow(batch.kind, series, row),
       }));
-      if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: records.length };
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const written = await this.all<number>(UPSERT_AQL, { '@c': collection, records: rows });
-          const updated = written.reduce((s, w) => s + w, 0);
-          return { inserted: written.length - updated, updated, unchanged: records.length - written.length };
-        } catch (err) {
-          if (!isWriteRace(err)) throw err;
-          if (attempt >= WRITE_ATTEMPTS)
-            throw new ConflictError(`upsert into ${collection} kept colliding with other writers`);
-          this.opts.logger?.debug(
-            { collection, attempt },
-            'upsert collided with a concurrent writer; retrying',
-          );
-          await sleep(5 * attempt + Math.random() * 10);
-        }
-      }
+      // Rows sharing an id were collapsed by checkRowBatch: they count as unchanged.
+      return this.upsert(collection, records, batch.rows.length);
     });
+  }
+
+  /** One AQL UPSERT of the batch (`total`: the records the caller was given, for `unchanged`). */
+  private async upsert(
+    collection: string,
+    records: readonly SeriesRecord[],
+    total = records.length,
+  ): Promise<UpsertResult> {
+    await this.ensure(collection, 'series');
+    const rows = prepareBatch(records).map((r) => ({
+      _key: r.key,
+      series: r.series,
+      time: r.time,
+      doc: r.doc,
+    }));
+    if (rows.length === 0) return { inserted: 0, updated: 0, unchanged: total };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const written = await this.all<number>(UPSERT_AQL, { '@c': collection, records: rows });
+        const updated = written.reduce((s, w) => s + w, 0);
+        return { inserted: written.length - updated, updated, unchanged: total - written.length };
+      } catch (err) {
+        if (!isWriteRace(err)) throw err;
+        if (attempt >= WRITE_ATTEMPTS)
+          throw new ConflictError(`upsert into ${collection} kept colliding with other writers`);
+        this.opts.logger?.debug(
+          { collection, attempt },
+          'upsert collided with a concurrent writer; retrying',
+        );
+        await sleep(5 * attempt + Math.random() * 10);
+      }
+    }
   }
 
   getRecord(collection: string, key: string): Promise<Record<string, unknown> | null> {

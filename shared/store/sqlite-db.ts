@@ -1,26 +1,33 @@
 /**
- * The SQLite engine under both SQLite Store adapters: the direct one (sqlite-store.ts) and the
- * worker-thread one (sqlite-worker-store.ts). Synchronous, like better-sqlite3, and speaking JSON
- * text rather than documents: the worker adapter passes strings between threads and serialises
- * and parses on the caller's thread.
- *
- * Collections are tables created on demand. Series tables hold `_key, series, time, doc` with an
- * index on (series, time, _key) for range reads in key order; document tables hold
- * `_key, rev, doc`. Note that SQLite table names ignore case, so collections differing only in
- * case share a table here (not in ArangoDB).
+ * The SQLite engine under the SQLite Store adapter (sqlite-store.ts): synchronous, like
+ * better-sqlite3. Collections are tables created on demand, of three layouts:
+ * - typed series tables, one record kind each, one column per field (sqlite-typed.ts): what
+ *   `upsertRows` and `ensureCollection(name, 'series', kind)` make;
+ * - generic series tables `_key, series, time, doc` (JSON text) with an index on
+ *   (series, time, _key) for range reads in key order: series collections given no record kind
+ *   (and an earlier version's layout of every series collection, migrated to typed tables when
+ *   asked to hold typed records);
+ * - document tables `_key, rev, doc`.
+ * A table's columns tell its layout, also to another connection. Note that SQLite table names
+ * ignore case, so collections differing only in case share a table here (not in ArangoDB).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { RecordKind } from '../contracts/records.ts';
+import type { Logger } from '../runtime/logger.ts';
 import { AppError, ConflictError, DependencyError, InvalidInputError } from '../runtime/errors.ts';
 import { mergeRangeSet } from './ranges.ts';
-import type { FindQuery, Range, RangeQuery, SeriesStats } from './store.ts';
+import { TypedTable, createTypedSql, migrateToTyped, typedKindOf } from './sqlite-typed.ts';
+import type { FindQuery, Range, RangeQuery, RowBatch, SeriesRecord, SeriesStats } from './store.ts';
 import {
   assertCollectionName,
   assertKey,
   checkFindQuery,
   checkRangeQuery,
   checkRanges,
+  checkRowBatch,
+  prepareColumns,
   type PreparedColumns,
 } from './validate.ts';
 
@@ -36,14 +43,8 @@ export interface SqliteDbOptions {
    * `full`: fsync on every commit (about 10-15% slower on 1000-record batches here).
    */
   synchronous?: 'normal' | 'full' | undefined;
-}
-
-/** Records of a range read as columns; `docs` are JSON text. */
-export interface RecordColumns {
-  keys: string[];
-  series: string[];
-  times: number[];
-  docs: string[];
+  /** Told when a collection is migrated to the typed layout. */
+  logger?: Logger | undefined;
 }
 
 /** A stored document as JSON text. */
@@ -94,22 +95,154 @@ export function toStoreError(err: unknown): Error {
 
 const q = (name: string): string => `"${name}"`;
 
-/** Statements of one series table, prepared once. */
-interface SeriesOps {
-  write: (b: PreparedColumns) => { inserted: number; updated: number };
-  get: Stmt;
-  range: Stmt;
+/** A table's layout, as its columns tell. */
+type Layout =
+  | { shape: 'documents' }
+  | { shape: 'generic'; table: GenericTable }
+  | { shape: 'typed'; kind: RecordKind; table: TypedTable };
+
+/** What a table holds, as its columns tell. */
+type Shape = { shape: 'documents' } | { shape: 'generic' } | { shape: 'typed'; kind: RecordKind };
+
+/** A series table: generic or typed. */
+interface SeriesTable {
+  get(key: string): Record<string, unknown> | null;
+  /** Records of `rq.series` with lo <= time < hi, after `rq.after`, ordered, at most rq.limit. */
+  range(rq: RangeQuery, lo: number, hi: number): SeriesRecord[];
+  count(series?: string): number;
+  stats(series?: string): SeriesStats[];
 }
+
+/** Statements of one generic series table (`_key, series, time, doc`), prepared once. */
+class GenericTable implements SeriesTable {
+  private readonly writeTx: Database.Transaction<
+    (b: PreparedColumns) => { inserted: number; updated: number }
+  >;
+  private readonly getStmt: Stmt;
+  private readonly rangeStmt: Stmt;
+  private readonly countAll: Stmt;
+  private readonly countSeries: Stmt;
+  private readonly statsAll: Stmt;
+  private readonly statsSeries: Stmt;
+
+  constructor(db: Database.Database, name: string) {
+    const t = q(name);
+    const values = (n: number): string => Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ');
+    // Two steps instead of one UPSERT: the first tells inserted from existing at no extra cost
+    // on the common path (new rows); the second rewrites only rows that differ, so an identical
+    // replay changes nothing. Rows the first step just inserted are identical to themselves, so
+    // running the second over a whole chunk counts exactly the updated ones.
+    // OR IGNORE does what ON CONFLICT(_key) DO NOTHING would here (the only other constraints
+    // are NOT NULLs, which validated rows always meet); as it can never abort halfway, SQLite
+    // keeps no statement journal for a multi-row one (9% fewer instructions than DO NOTHING).
+    const insert = (n: number): Stmt =>
+      db.prepare(`INSERT OR IGNORE INTO ${t} (_key, series, time, doc) VALUES ${values(n)}`);
+    const upsert = (n: number): Stmt =>
+      db.prepare(
+        `INSERT INTO ${t} (_key, series, time, doc) VALUES ${values(n)} ON CONFLICT(_key) DO UPDATE ` +
+          `SET series = excluded.series, time = excluded.time, doc = excluded.doc ` +
+          `WHERE series IS NOT excluded.series OR time IS NOT excluded.time OR doc IS NOT excluded.doc`,
+      );
+    const [insertOne, upsertOne, insertChunk, upsertChunk] = [
+      insert(1),
+      upsert(1),
+      insert(CHUNK),
+      upsert(CHUNK),
+    ];
+    const args: unknown[] = new Array<unknown>(CHUNK * 4);
+    this.writeTx = db.transaction((b: PreparedColumns) => {
+      const { keys, series, times, json } = b;
+      const n = keys.length;
+      let inserted = 0;
+      let updated = 0;
+      let i = 0;
+      for (; i + CHUNK <= n; i += CHUNK) {
+        for (let j = 0; j < CHUNK; j++) {
+          args[4 * j] = keys[i + j];
+          args[4 * j + 1] = series[i + j];
+          args[4 * j + 2] = times[i + j];
+          args[4 * j + 3] = json[i + j];
+        }
+        const added = insertChunk.run(args).changes;
+        inserted += added;
+        if (added < CHUNK) updated += upsertChunk.run(args).changes;
+      }
+      for (; i < n; i++) {
+        if (insertOne.run(keys[i], series[i], times[i], json[i]).changes > 0) inserted++;
+        else updated += upsertOne.run(keys[i], series[i], times[i], json[i]).changes;
+      }
+      return { inserted, updated };
+    });
+    this.getStmt = db.prepare(`SELECT doc FROM ${t} WHERE _key = ?`).pluck();
+    this.rangeStmt = db
+      .prepare(
+        `SELECT _key, series, time, doc FROM ${t} WHERE series = ? AND time >= ? AND time < ? ` +
+          `AND (time, _key) > (?, ?) ORDER BY time, _key LIMIT ?`,
+      )
+      .raw();
+    this.countAll = db.prepare(`SELECT count(*) FROM ${t}`).pluck();
+    this.countSeries = db.prepare(`SELECT count(*) FROM ${t} WHERE series = ?`).pluck();
+    const stats = `SELECT series, count(*) AS count, min(time) AS first, max(time) AS last FROM ${t}`;
+    this.statsAll = db.prepare(`${stats} GROUP BY series ORDER BY series`);
+    this.statsSeries = db.prepare(`${stats} WHERE series = ? GROUP BY series ORDER BY series`);
+  }
+
+  /**
+   * UPSERTs a validated batch (`prepareColumns`: no key twice) in one IMMEDIATE transaction: the
+   * write lock taken up front, so a busy database waits (busy_timeout) instead of failing
+   * halfway when a read transaction has to upgrade.
+   */
+  write(b: PreparedColumns): { inserted: number; updated: number } {
+    return b.keys.length > 0 ? this.writeTx.immediate(b) : { inserted: 0, updated: 0 };
+  }
+
+  get(key: string): Record<string, unknown> | null {
+    const json = this.getStmt.get(key) as string | undefined;
+    return json === undefined ? null : (JSON.parse(json) as Record<string, unknown>);
+  }
+
+  range(rq: RangeQuery, lo: number, hi: number): SeriesRecord[] {
+    // Without `after`, (MIN_TIME, '') sorts before every stored (time, key).
+    const rows = this.rangeStmt.all(
+      rq.series,
+      lo,
+      hi,
+      rq.after?.time ?? MIN_TIME,
+      rq.after?.key ?? '',
+      rq.limit,
+    ) as [string, string, number, string][];
+    return rows.map(([key, series, time, doc]) => ({
+      key,
+      series,
+      time,
+      doc: JSON.parse(doc) as Record<string, unknown>,
+    }));
+  }
+
+  count(series?: string): number {
+    return (series === undefined ? this.countAll.get() : this.countSeries.get(series)) as number;
+  }
+
+  stats(series?: string): SeriesStats[] {
+    return (series === undefined ? this.statsAll.all() : this.statsSeries.all(series)) as SeriesStats[];
+  }
+}
+
+/** Errors of statements prepared for a table that another connection has since changed. */
+const STALE = /no such (table|column)|has no column named/;
 
 /** One SQLite connection. Methods throw; callers map errors with `toStoreError`. */
 export class SqliteDb {
   private readonly db: Database.Database;
-  private readonly kinds = new Map<string, Kind>();
-  private readonly seriesOps = new Map<string, SeriesOps>();
+  private readonly path: string;
+  private readonly logger: Logger | undefined;
+  private readonly layouts = new Map<string, Layout>();
   private readonly stmts = new Map<string, Stmt>();
 
   /** Opens (or creates) the file. Throws DependencyError when it cannot be opened. */
   constructor(opts: SqliteDbOptions) {
+    this.path = opts.path;
+    this.logger = opts.logger;
     try {
       if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
       this.db = new Database(opts.path, { timeout: opts.busyTimeoutMs ?? 5000 });
@@ -135,153 +268,156 @@ export class SqliteDb {
     return s;
   }
 
-  ensureCollection(name: string, kind: Kind): void {
-    const known = this.kinds.get(name);
-    if (known === kind) return;
-    assertCollectionName(name);
-    if (/^sqlite_/i.test(name)) throw new InvalidInputError(`collection name ${name} is reserved by sqlite`);
-    if (known) throw new InvalidInputError(`collection ${name} holds ${known}, not ${kind}`);
-    const t = q(name);
-    // A table made earlier (maybe by another process) for the other kind would fail later with
-    // a confusing SQL error; its columns tell its kind.
-    const cols = (this.db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
-    if (cols.length > 0 && !cols.includes(kind === 'series' ? 'series' : 'rev'))
-      throw new InvalidInputError(`collection ${name} exists with another shape (${cols.join(', ')})`);
-    if (kind === 'series') {
-      this.db.exec(
-        `CREATE TABLE IF NOT EXISTS ${t} (_key TEXT PRIMARY KEY, series TEXT NOT NULL, time INTEGER NOT NULL, doc TEXT NOT NULL);` +
-          `CREATE INDEX IF NOT EXISTS ${q(`${name}_series_time`)} ON ${t} (series, time, _key);`,
-      );
-    } else {
-      this.db.exec(
-        `CREATE TABLE IF NOT EXISTS ${t} (_key TEXT PRIMARY KEY, rev INTEGER NOT NULL, doc TEXT NOT NULL)`,
-      );
-    }
-    this.kinds.set(name, kind);
+  /** What the existing table `name` holds, as its columns tell, or undefined when there is none. */
+  private shapeOf(name: string): Shape | undefined {
+    const cols = (this.db.prepare(`PRAGMA table_info(${q(name)})`).all() as { name: string }[]).map(
+      (c) => c.name,
+    );
+    if (cols.length === 0) return undefined;
+    if (cols.includes('rev')) return { shape: 'documents' };
+    if (['_key', 'series', 'time', 'doc'].every((c) => cols.includes(c))) return { shape: 'generic' };
+    const kind = typedKindOf(cols);
+    if (kind) return { shape: 'typed', kind };
+    throw new InvalidInputError(`collection ${name} exists with another shape (${cols.join(', ')})`);
   }
 
-  private series(name: string): SeriesOps {
-    const cached = this.seriesOps.get(name);
-    if (cached) return cached;
-    this.ensureCollection(name, 'series');
-    const t = q(name);
-    const values = (n: number): string => Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ');
-    // Two steps instead of one UPSERT: the first tells inserted from existing at no extra cost
-    // on the common path (new rows); the second rewrites only rows that differ, so an identical
-    // replay changes nothing. Rows the first step just inserted are identical to themselves, so
-    // running the second over a whole chunk counts exactly the updated ones.
-    // OR IGNORE does what ON CONFLICT(_key) DO NOTHING would here (the only other constraints
-    // are NOT NULLs, which validated rows always meet); as it can never abort halfway, SQLite
-    // keeps no statement journal for a multi-row one (9% fewer instructions than DO NOTHING).
-    const insert = (n: number): Stmt =>
-      this.db.prepare(`INSERT OR IGNORE INTO ${t} (_key, series, time, doc) VALUES ${values(n)}`);
-    const upsert = (n: number): Stmt =>
-      this.db.prepare(
-        `INSERT INTO ${t} (_key, series, time, doc) VALUES ${values(n)} ON CONFLICT(_key) DO UPDATE ` +
-          `SET series = excluded.series, time = excluded.time, doc = excluded.doc ` +
-          `WHERE series IS NOT excluded.series OR time IS NOT excluded.time OR doc IS NOT excluded.doc`,
-      );
-    const [insertOne, upsertOne, insertChunk, upsertChunk] = [
-      insert(1),
-      upsert(1),
-      insert(CHUNK),
-      upsert(CHUNK),
-    ];
-    const args: unknown[] = new Array<unknown>(CHUNK * 4);
-    const write = this.db.transaction((b: PreparedColumns) => {
-      const { keys, series, times, json } = b;
-      const n = keys.length;
-      let inserted = 0;
-      let updated = 0;
-      let i = 0;
-      for (; i + CHUNK <= n; i += CHUNK) {
-        for (let j = 0; j < CHUNK; j++) {
-          args[4 * j] = keys[i + j];
-          args[4 * j + 1] = series[i + j];
-          args[4 * j + 2] = times[i + j];
-          args[4 * j + 3] = json[i + j];
-        }
-        const added = insertChunk.run(args).changes;
-        inserted += added;
-        if (added < CHUNK) updated += upsertChunk.run(args).changes;
-      }
-      for (; i < n; i++) {
-        if (insertOne.run(keys[i], series[i], times[i], json[i]).changes > 0) inserted++;
-        else updated += upsertOne.run(keys[i], series[i], times[i], json[i]).changes;
-      }
-      return { inserted, updated };
-    });
-    const ops: SeriesOps = {
-      // IMMEDIATE takes the write lock up front, so a busy database waits (busy_timeout)
-      // instead of failing halfway when a read transaction has to upgrade.
-      write: (b) => write.immediate(b),
-      get: this.db.prepare(`SELECT doc FROM ${t} WHERE _key = ?`).pluck(),
-      range: this.db
-        .prepare(
-          `SELECT _key, series, time, doc FROM ${t} WHERE series = ? AND time >= ? AND time < ? ` +
-            `AND (time, _key) > (?, ?) ORDER BY time, _key LIMIT ?`,
-        )
-        .raw(),
-    };
-    this.seriesOps.set(name, ops);
-    return ops;
+  /** The layout of collection `name`, or undefined while it has no table. */
+  private layout(name: string): Layout | undefined {
+    const known = this.layouts.get(name);
+    if (known) return known;
+    assertCollectionName(name);
+    if (/^sqlite_/i.test(name)) throw new InvalidInputError(`collection name ${name} is reserved by sqlite`);
+    const found = this.shapeOf(name);
+    if (!found) return undefined;
+    const layout: Layout =
+      found.shape === 'documents'
+        ? found
+        : found.shape === 'generic'
+          ? { shape: 'generic', table: new GenericTable(this.db, name) }
+          : { ...found, table: new TypedTable(this.db, name, found.kind, CHUNK) };
+    this.layouts.set(name, layout);
+    return layout;
+  }
+
+  /** The series table of `name`, undefined while it has none; InvalidInputError for documents. */
+  private seriesTable(name: string): SeriesTable | undefined {
+    const layout = this.layout(name);
+    if (layout?.shape === 'documents')
+      throw new InvalidInputError(`collection ${name} holds documents, not series`);
+    return layout?.table;
   }
 
   /**
-   * UPSERTs a validated batch (`prepareColumns`: no key twice) in one transaction. Creates the
-   * collection when missing, even for an empty batch.
+   * Runs `fn` once more, with the collection's layout read again, when its statements failed
+   * because another connection changed the table (e.g. migrated it to the typed layout).
    */
-  writeSeries(collection: string, b: PreparedColumns): { inserted: number; updated: number } {
-    const ops = this.series(collection);
-    return b.keys.length > 0 ? ops.write(b) : { inserted: 0, updated: 0 };
-  }
-
-  /** The record's document as JSON text. */
-  getRecord(collection: string, key: string): string | undefined {
-    return this.series(collection).get.get(key) as string | undefined;
-  }
-
-  rangeQuery(collection: string, rq: RangeQuery): RecordColumns {
-    checkRangeQuery(rq);
-    const ops = this.series(collection);
-    // The scan starts at max(from, after.time), so a deep page does not re-read earlier rows;
-    // without `after`, (MIN_TIME, '') sorts before every stored (time, key).
-    const from = Math.max(rq.from ?? MIN_TIME, rq.after?.time ?? MIN_TIME);
-    const rows = ops.range.all(
-      rq.series,
-      from,
-      rq.to ?? MAX_TIME,
-      rq.after?.time ?? MIN_TIME,
-      rq.after?.key ?? '',
-      rq.limit,
-    ) as [string, string, number, string][];
-    const out: RecordColumns = { keys: [], series: [], times: [], docs: [] };
-    for (const [key, series, time, doc] of rows) {
-      out.keys.push(key);
-      out.series.push(series);
-      out.times.push(time);
-      out.docs.push(doc);
+  private fresh<T>(name: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof Database.SqliteError && STALE.test(err.message)) || !this.layouts.has(name))
+        throw err;
+      this.layouts.delete(name);
+      return fn();
     }
-    return out;
+  }
+
+  /**
+   * Creates the collection when missing. A series collection with `recordKind` is a typed table
+   * of that kind (a generic one is migrated: `typed`); without, an existing series table of
+   * either layout will do, and a missing one is created generic.
+   */
+  ensureCollection(name: string, kind: Kind, recordKind?: RecordKind): void {
+    if (kind === 'series' && recordKind !== undefined) {
+      this.typed(name, recordKind);
+      return;
+    }
+    const layout = this.layout(name);
+    if (layout) {
+      const has: Kind = layout.shape === 'documents' ? 'documents' : 'series';
+      if (has !== kind) throw new InvalidInputError(`collection ${name} holds ${has}, not ${kind}`);
+      return;
+    }
+    this.db.exec(
+      kind === 'series'
+        ? `CREATE TABLE IF NOT EXISTS ${q(name)} (_key TEXT PRIMARY KEY, series TEXT NOT NULL, time INTEGER NOT NULL, doc TEXT NOT NULL);` +
+            `CREATE INDEX IF NOT EXISTS ${q(`${name}_series_time`)} ON ${q(name)} (series, time, _key);`
+        : `CREATE TABLE IF NOT EXISTS ${q(name)} (_key TEXT PRIMARY KEY, rev INTEGER NOT NULL, doc TEXT NOT NULL)`,
+    );
+    this.layouts.delete(name);
+    this.layout(name);
+  }
+
+  /**
+   * The typed table of `kind` named `name`: created when missing, migrated from the generic
+   * layout when it has that one (sqlite-typed.ts `migrateToTyped`), all under the write lock so
+   * that two connections cannot both migrate. InvalidInputError when it holds another kind or
+   * documents.
+   */
+  private typed(name: string, kind: RecordKind): TypedTable {
+    const known = this.layout(name);
+    if (known?.shape === 'typed' && known.kind === kind) return known.table;
+    const settle = this.db.transaction(() => {
+      const now = this.shapeOf(name); // another connection may have changed it meanwhile
+      if (now?.shape === 'documents')
+        throw new InvalidInputError(`collection ${name} holds documents, not series`);
+      if (now?.shape === 'typed') {
+        if (now.kind !== kind)
+          throw new InvalidInputError(`collection ${name} holds ${now.kind} records, not ${kind}`);
+        return;
+      }
+      if (now?.shape === 'generic')
+        migrateToTyped(this.db, name, kind, { path: this.path, logger: this.logger });
+      else this.db.exec(createTypedSql(name, kind));
+    });
+    settle.immediate();
+    this.layouts.delete(name);
+    const layout = this.layout(name);
+    if (layout?.shape !== 'typed') throw new Error(`collection ${name} is not typed after creating it`);
+    return layout.table;
+  }
+
+  /** Store.upsertRecords: into a typed table as rows (sqlite-typed.ts), else a generic one. */
+  writeRecords(collection: string, records: readonly SeriesRecord[]): { inserted: number; updated: number } {
+    return this.fresh(collection, () => {
+      let table = this.seriesTable(collection);
+      if (!table) {
+        const b = prepareColumns(records); // checked before the collection is created
+        this.ensureCollection(collection, 'series');
+        table = this.seriesTable(collection);
+        if (table instanceof GenericTable) return table.write(b);
+      }
+      return table instanceof TypedTable
+        ? table.writeRecords(records)
+        : (table as GenericTable).write(prepareColumns(records));
+    });
+  }
+
+  /** Store.upsertRows: into the typed table of the batch's kind, created or migrated as needed. */
+  writeRows(collection: string, batch: RowBatch): { inserted: number; updated: number } {
+    assertCollectionName(collection);
+    const { key, rows } = checkRowBatch(batch);
+    return this.fresh(collection, () => this.typed(collection, batch.kind).write(key, rows));
+  }
+
+  getRecord(collection: string, key: string): Record<string, unknown> | null {
+    return this.fresh(collection, () => this.seriesTable(collection)?.get(key) ?? null);
+  }
+
+  rangeQuery(collection: string, rq: RangeQuery): SeriesRecord[] {
+    checkRangeQuery(rq);
+    // The scan starts at max(from, after.time), so a deep page does not re-read earlier rows.
+    const lo = Math.max(rq.from ?? MIN_TIME, rq.after?.time ?? MIN_TIME);
+    const hi = rq.to ?? MAX_TIME;
+    return this.fresh(collection, () => this.seriesTable(collection)?.range(rq, lo, hi) ?? []);
   }
 
   count(collection: string, series?: string): number {
-    this.series(collection);
-    const t = q(collection);
-    const s =
-      series === undefined
-        ? this.stmt(`SELECT count(*) FROM ${t}`).pluck()
-        : this.stmt(`SELECT count(*) FROM ${t} WHERE series = ?`).pluck();
-    return (series === undefined ? s.get() : s.get(series)) as number;
+    return this.fresh(collection, () => this.seriesTable(collection)?.count(series) ?? 0);
   }
 
   seriesStats(collection: string, series?: string): SeriesStats[] {
-    this.series(collection);
-    const where = series === undefined ? '' : 'WHERE series = ?';
-    const s = this.stmt(
-      `SELECT series, count(*) AS count, min(time) AS first, max(time) AS last FROM ${q(collection)} ${where} GROUP BY series ORDER BY series`,
-    );
-    return (series === undefined ? s.all() : s.all(series)) as SeriesStats[];
+    return this.fresh(collection, () => this.seriesTable(collection)?.stats(series) ?? []);
   }
 
   getDoc(collection: string, key: string): DocRow | undefined {

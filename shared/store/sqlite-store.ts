@@ -2,23 +2,24 @@
  * Store adapter on one SQLite file (better-sqlite3): the embedded mode's store (DESIGN.md
  * "Ports and adapters"). better-sqlite3 is synchronous; each method does its work in one call
  * and returns a settled promise, so callers code against the same async port as ArangoDB.
- * The tables and statements are sqlite-db.ts's; sqlite-worker-store.ts runs the same engine on
- * a worker thread.
+ * The tables and statements are sqlite-db.ts's (typed series tables: sqlite-typed.ts).
  */
+import type { RecordKind } from '../contracts/records.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { DependencyError } from '../runtime/errors.ts';
-import { SqliteDb, toStoreError, type RecordColumns, type SqliteDbOptions } from './sqlite-db.ts';
+import { SqliteDb, toStoreError, type SqliteDbOptions } from './sqlite-db.ts';
 import type {
   FindQuery,
   Range,
   RangeQuery,
+  RowBatch,
   SeriesRecord,
   SeriesStats,
   Store,
   StoredDoc,
   UpsertResult,
 } from './store.ts';
-import { assertCollectionName, prepareColumns, toJson } from './validate.ts';
+import { assertCollectionName, toJson } from './validate.ts';
 
 export interface SqliteStoreOptions extends SqliteDbOptions {
   logger?: Logger;
@@ -27,20 +28,6 @@ export interface SqliteStoreOptions extends SqliteDbOptions {
 /** Opens (or creates) the SQLite file. Throws DependencyError when it cannot be opened. */
 export function createSqliteStore(opts: SqliteStoreOptions): Store {
   return new SqliteStore(opts);
-}
-
-/** Range-read columns as the port's records (documents parsed). */
-export function toRecords(c: RecordColumns): SeriesRecord[] {
-  const out: SeriesRecord[] = new Array<SeriesRecord>(c.keys.length);
-  for (let i = 0; i < c.keys.length; i++) {
-    out[i] = {
-      key: c.keys[i]!,
-      series: c.series[i]!,
-      time: c.times[i]!,
-      doc: JSON.parse(c.docs[i]!) as Record<string, unknown>,
-    };
-  }
-  return out;
 }
 
 class SqliteStore implements Store {
@@ -61,27 +48,31 @@ class SqliteStore implements Store {
     }
   }
 
-  ensureCollection(name: string, kind: 'series' | 'documents'): Promise<void> {
-    return this.run((db) => db.ensureCollection(name, kind));
+  ensureCollection(name: string, kind: 'series' | 'documents', recordKind?: RecordKind): Promise<void> {
+    return this.run((db) => db.ensureCollection(name, kind, recordKind));
   }
 
   upsertRecords(collection: string, records: readonly SeriesRecord[]): Promise<UpsertResult> {
     return this.run((db) => {
       assertCollectionName(collection);
-      const { inserted, updated } = db.writeSeries(collection, prepareColumns(records));
+      const { inserted, updated } = db.writeRecords(collection, records);
       return { inserted, updated, unchanged: records.length - inserted - updated };
     });
   }
 
-  getRecord(collection: string, key: string): Promise<Record<string, unknown> | null> {
+  upsertRows(collection: string, batch: RowBatch): Promise<UpsertResult> {
     return this.run((db) => {
-      const json = db.getRecord(collection, key);
-      return json === undefined ? null : (JSON.parse(json) as Record<string, unknown>);
+      const { inserted, updated } = db.writeRows(collection, batch);
+      return { inserted, updated, unchanged: batch.rows.length - inserted - updated };
     });
   }
 
+  getRecord(collection: string, key: string): Promise<Record<string, unknown> | null> {
+    return this.run((db) => db.getRecord(collection, key));
+  }
+
   rangeQuery(collection: string, rq: RangeQuery): Promise<SeriesRecord[]> {
-    return this.run((db) => toRecords(db.rangeQuery(collection, rq)));
+    return this.run((db) => db.rangeQuery(collection, rq));
   }
 
   count(collection: string, series?: string): Promise<number> {

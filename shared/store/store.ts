@@ -8,6 +8,8 @@
  * - documents: workflow records and coverage ledgers, read and written with optimistic
  *   concurrency (a revision number).
  */
+import type { RecordKind, SeriesId } from '../contracts/records.ts';
+import type { Row } from '../contracts/rows.ts';
 
 /** One record to UPSERT, already validated and identified (shared/contracts/records.ts `identify`). */
 export interface SeriesRecord {
@@ -18,6 +20,16 @@ export interface SeriesRecord {
   /** Position on the series' time axis, epoch ms. */
   time: number;
   doc: Record<string, unknown>;
+}
+
+/**
+ * A compact batch of one series (shared/contracts/rows.ts): rows already validated with
+ * `checkRows`, in the kind's ROW_COLUMNS order.
+ */
+export interface RowBatch {
+  kind: RecordKind;
+  series: SeriesId;
+  rows: readonly Row[];
 }
 
 export interface UpsertResult {
@@ -68,13 +80,40 @@ export interface Range {
 }
 
 export interface Store {
-  /** Creates the collection and its indexes when missing. Safe to call repeatedly. */
-  ensureCollection(name: string, kind: 'series' | 'documents'): Promise<void>;
+  /**
+   * Creates the collection and its indexes when missing. Safe to call repeatedly.
+   *
+   * `recordKind` (series only) says the collection holds records of that kind alone: SQLite then
+   * keeps it as a typed table (one column per field), migrating a table of the generic layout
+   * in place (or refusing, with a DependencyError naming the file, when a stored document is not
+   * such a record); InvalidInputError when it holds another kind. Without it, an existing series
+   * collection of either layout will do, and a missing one is created generic (any document).
+   * ArangoDB keeps one document per record either way and ignores it.
+   */
+  ensureCollection(name: string, kind: 'series' | 'documents', recordKind?: RecordKind): Promise<void>;
 
-  /** UPSERTs a batch by natural key in one transaction: all of it is written or none. */
+  /**
+   * UPSERTs a batch by natural key in one transaction: all of it is written or none. Into a typed
+   * collection (SQLite), every doc must be a record of its kind with its own natural key, series
+   * and time (identify()), else InvalidInputError.
+   */
   upsertRecords(collection: string, records: readonly SeriesRecord[]): Promise<UpsertResult>;
+  /**
+   * UPSERTs a compact batch: exactly what `upsertRecords` of the records the rows stand for
+   * (`recordFromRow`, keys by `rowIdentifier`) would do, with the same counts and the same
+   * collapse of rows sharing a key, in one transaction. SQLite keeps such a collection in a typed
+   * table (one column per field), created, or migrated from the generic layout, for `batch.kind`
+   * (as `ensureCollection(collection, 'series', batch.kind)`); ArangoDB one document per record
+   * with the natural `_key`. InvalidInputError (nothing written) for a row that is not a row of
+   * the kind, or a series of another kind.
+   */
+  upsertRows(collection: string, batch: RowBatch): Promise<UpsertResult>;
   getRecord(collection: string, key: string): Promise<Record<string, unknown> | null>;
-  /** Records of a series ordered by (time, key). */
+  /**
+   * Records of a series ordered by (time, key). Records of equal time: by key as a string, but in
+   * a typed SQLite table by the key's id as a number (they differ only where ids of different
+   * lengths share a time); `after.key` must then end in an id (`:<integer>`).
+   */
   rangeQuery(collection: string, q: RangeQuery): Promise<SeriesRecord[]>;
   count(collection: string, series?: string): Promise<number>;
   /** Count, first and last time of every series in the collection. */

@@ -3,8 +3,19 @@
  * input (the contract suite runs against both). Anything rejected here is an InvalidInputError:
  * the batch can never succeed, so it is answered 400 and dead-lettered, not retried.
  */
+import { z } from 'zod';
+import { Market, Symbol } from '../contracts/common.ts';
+import {
+  Dataset,
+  RECORD_SCHEMAS,
+  RecordKind,
+  datasetKind,
+  seriesKey,
+  type SeriesId,
+} from '../contracts/records.ts';
+import { checkRows, recordFromRow, rowSpec, type Row } from '../contracts/rows.ts';
 import { InvalidInputError } from '../runtime/errors.ts';
-import type { FindQuery, Range, RangeQuery, SeriesRecord } from './store.ts';
+import type { FindQuery, Range, RangeQuery, RowBatch, SeriesRecord } from './store.ts';
 
 /** Collection names: valid as an ArangoDB collection and a (quoted) SQLite table name. */
 export const COLLECTION_NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,119}$/;
@@ -58,10 +69,7 @@ export interface PreparedRecord {
   json: string;
 }
 
-/**
- * A validated batch as columns (what the SQLite adapter binds, and what its worker thread is
- * sent: four arrays clone far faster than as many objects as records).
- */
+/** A validated batch as columns, what the SQLite adapter binds. */
 export interface PreparedColumns {
   keys: string[];
   series: string[];
@@ -165,4 +173,69 @@ export function checkRanges(ranges: readonly Range[]): void {
     if (!Number.isSafeInteger(r.from) || !Number.isSafeInteger(r.to))
       throw new InvalidInputError('range bounds must be integers (epoch ms)');
   }
+}
+
+const SeriesIdSchema = z.object({ market: Market, symbol: Symbol, dataset: Dataset });
+
+/** A RowBatch that passed `checkRowBatch`. */
+export interface CheckedRowBatch {
+  series: SeriesId;
+  /** `seriesKey(series)`. */
+  key: string;
+  /** The batch's rows, those sharing an id collapsed to the last one (in the first one's place). */
+  rows: readonly Row[];
+}
+
+/**
+ * Checks a compact batch as every adapter does (InvalidInputError, nothing written): its kind and
+ * series agree, every row is a row of the kind (the compiled check of rows.ts; zod's issues for
+ * the first bad one), and the series fields the rows leave out make valid records (funding is
+ * USD-M only). Then collapses rows sharing an id (the natural key within one series) to the
+ * last one: what sequential writes would leave; the superseded ones count as unchanged.
+ */
+export function checkRowBatch(batch: RowBatch): CheckedRowBatch {
+  if (typeof batch !== 'object' || batch === null) throw new InvalidInputError('row batch is not an object');
+  const kind = RecordKind.safeParse(batch.kind);
+  if (!kind.success) throw new InvalidInputError(`invalid record kind ${JSON.stringify(batch.kind)}`);
+  const sid = SeriesIdSchema.safeParse(batch.series);
+  if (!sid.success) throw InvalidInputError.fromZod('invalid series of a row batch', sid.error);
+  const series = sid.data;
+  const key = seriesKey(series);
+  if (datasetKind(series.dataset) !== kind.data)
+    throw new InvalidInputError(
+      `series ${key} holds ${datasetKind(series.dataset)} records, not ${kind.data}`,
+    );
+  const rows = batch.rows as unknown;
+  if (!Array.isArray(rows)) throw new InvalidInputError('rows must be an array');
+  const { check } = rowSpec(kind.data);
+  for (let i = 0; i < rows.length; i++) {
+    if (check(rows[i])) continue;
+    const { bad } = checkRows(kind.data, [rows[i]]);
+    if (bad.length > 0)
+      throw new InvalidInputError(`row ${i} is not a ${kind.data} row of ${key}`, bad[0]!.issues);
+  }
+  if (rows.length > 0) {
+    const first = RECORD_SCHEMAS[kind.data].safeParse(recordFromRow(kind.data, series, rows[0] as Row));
+    if (!first.success) throw InvalidInputError.fromZod(`rows of ${key} make no valid records`, first.error);
+  }
+  return { series, key, rows: collapseRows(rows as Row[]) };
+}
+
+/** Rows of one series with no id twice (ids in column 0); the same array when ids increase. */
+function collapseRows(rows: readonly Row[]): readonly Row[] {
+  let increasing = true;
+  for (let i = 1; i < rows.length && increasing; i++)
+    increasing = (rows[i]![0] as number) > (rows[i - 1]![0] as number);
+  if (increasing) return rows;
+  const at = new Map<number, number>();
+  const out: Row[] = [];
+  for (const row of rows) {
+    const id = row[0] as number;
+    const seen = at.get(id);
+    if (seen === undefined) {
+      at.set(id, out.length);
+      out.push(row);
+    } else out[seen] = row;
+  }
+  return out;
 }

@@ -32,10 +32,4 @@ export function deliveryPolicy(spec: DeliverySpec | undefined): DeliveryPolicy {
   };
 }
 
-/**
- * Answers a KafkaSource retries: 5xx, 404 (endpoint not there yet), 408, 409 (conflict, in
- * progress) and 429 (overloaded). Any other status ≥ 300 fails at once.
- */
-export function isRetryableStatus(status: number): boolean {
-  return status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
-}
+export { isRetryableStatus } from '../runtime/errors.ts';

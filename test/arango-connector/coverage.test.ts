@@ -26,7 +26,7 @@ describe('coverage ledger', () => {
     // Minutes [0, 100) and [200, 300) stored; the exchange reported no data for [150, 160).
     await deliver(connector.app, klineBatch(0, 100));
     await deliver(connector.app, klineBatch(2, 100));
-    const withGap = klineBatch(1, 10, { records: [] });
+    const withGap = klineBatch(1, 10, { rows: [] });
     withGap.data = {
       ...withGap.data,
       covers: { from: T0 + 150 * MINUTE, to: T0 + 160 * MINUTE },
@@ -63,7 +63,7 @@ describe('coverage ledger', () => {
     bus.down = true;
     const c = createConnector({ store, bus, logger });
     // The dead letter cannot be published: the batch fails before the ledger is touched.
-    const event = klineBatch(0, 10, { records: [{ junk: 1 }] });
+    const event = klineBatch(0, 10, { rows: [{ junk: 1 }] });
     expect((await deliver(c.app, event)).status).toBe(503);
     expect((await readCoverage(store, KLINES, SERIES)).covered).toEqual([]);
     await c.stop();

@@ -1,9 +1,10 @@
-/** Test helpers for the connector: records, batches, KafkaSource-style POSTs, port fakes. */
+/** Test helpers for the connector: records, rows, batches, KafkaSource-style POSTs, port fakes. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { BusEvent, EventBus, OutgoingMessage } from '../../shared/bus/event-bus.ts';
+import { decodeEvent, type WireRecord } from '../../shared/bus/kafka-binding.ts';
 import {
   batchId,
   canonicalCollection,
@@ -11,7 +12,8 @@ import {
   sourceOf,
   type DataBatch,
 } from '../../shared/contracts/events.ts';
-import type { Kline } from '../../shared/contracts/records.ts';
+import type { Kline, RecordKind, RecordOfKind, SeriesId } from '../../shared/contracts/records.ts';
+import { rowFromRecord, type Row, type RowValue } from '../../shared/contracts/rows.ts';
 import type { QueueEventInput } from '../../shared/contracts/workflow.ts';
 import { DependencyError } from '../../shared/runtime/errors.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
@@ -47,14 +49,153 @@ export function kline(i: number, over: Partial<Kline> = {}): Kline {
   };
 }
 
-/** A kline data event as the loader publishes it: seq-th page of `size` minutes. */
+/** kline(i, over) as a batch carries it: the exchange's 12-field row. */
+export function klineRow(i: number, over: Partial<Kline> = {}): RowValue[] {
+  return rowFromRecord('kline', kline(i, over));
+}
+
+/**
+ * Valid records of every kind, all of one series per kind, with each optional field both present
+ * and absent: what the row tests round-trip and mutate.
+ */
+export const SAMPLES: { [K in RecordKind]: { series: SeriesId; records: RecordOfKind[K][] } } = {
+  kline: {
+    series: { market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m' },
+    records: [kline(0), kline(1)],
+  },
+  trade: {
+    series: { market: 'spot', symbol: 'BTCUSDT', dataset: 'trades' },
+    records: [
+      {
+        market: 'spot',
+        symbol: 'BTCUSDT',
+        id: 1111468873,
+        price: '61234.56000000',
+        qty: '0.00100000',
+        quote_qty: '61.23456000',
+        time: 1634942949263,
+        is_buyer_maker: true,
+        is_best_match: true,
+      },
+      {
+        market: 'spot',
+        symbol: 'BTCUSDT',
+        id: 1111468874,
+        price: '61234.57000000',
+        qty: '0.50000000',
+        quote_qty: '30617.28500000',
+        time: 1634942949263,
+        is_buyer_maker: false,
+      },
+      {
+        market: 'spot',
+        symbol: 'BTCUSDT',
+        id: 0,
+        price: '0',
+        qty: '0',
+        quote_qty: '0',
+        time: 0,
+        is_buyer_maker: false,
+        is_best_match: false,
+      },
+    ],
+  },
+  agg_trade: {
+    series: { market: 'usdm', symbol: 'ETHUSDT', dataset: 'agg_trades' },
+    records: [
+      {
+        market: 'usdm',
+        symbol: 'ETHUSDT',
+        agg_id: 966492862,
+        price: '4012.5',
+        qty: '3',
+        first_trade_id: 1,
+        last_trade_id: 3,
+        time: 1634942949263,
+        is_buyer_maker: false,
+      },
+      {
+        market: 'usdm',
+        symbol: 'ETHUSDT',
+        agg_id: 966492863,
+        price: '4012.6',
+        qty: '0.001',
+        first_trade_id: -1,
+        last_trade_id: -1,
+        time: 1634942949264,
+        is_buyer_maker: true,
+        is_best_match: true,
+      },
+    ],
+  },
+  funding: {
+    series: { market: 'usdm', symbol: 'BTCUSDT', dataset: 'funding' },
+    records: [
+      {
+        market: 'usdm',
+        symbol: 'BTCUSDT',
+        funding_time: 1570608000000,
+        funding_rate: '-0.00010000',
+        mark_price: '8000.1',
+      },
+      { market: 'usdm', symbol: 'BTCUSDT', funding_time: 1570636800000, funding_rate: '0.00010000' },
+    ],
+  },
+  book_ticker: {
+    series: { market: 'spot', symbol: 'NKNUSDT', dataset: 'book_ticker' },
+    records: [
+      {
+        market: 'spot',
+        symbol: 'NKNUSDT',
+        update_id: 499869768,
+        time: 1633998512000,
+        bid_price: '0.35210000',
+        bid_qty: '672.00000000',
+        ask_price: '0.35260000',
+        ask_qty: '3199.00000000',
+      },
+    ],
+  },
+  depth: {
+    series: { market: 'usdm', symbol: 'SUSHIUSDT', dataset: 'depth' },
+    records: [
+      {
+        market: 'usdm',
+        symbol: 'SUSHIUSDT',
+        event_time: 1626992741037,
+        first_update_id: 600859599090,
+        final_update_id: 600859600917,
+        prev_final_update_id: 600859599001,
+        bids: [['7.5040', '813']],
+        asks: [],
+      },
+      {
+        market: 'usdm',
+        symbol: 'SUSHIUSDT',
+        event_time: 1626992741137,
+        first_update_id: 600859600918,
+        final_update_id: 600859601000,
+        bids: [],
+        asks: [
+          ['7.5050', '1.5'],
+          ['7.5060', '0'],
+        ],
+      },
+    ],
+  },
+};
+
+/**
+ * A kline data event as the loader publishes it: seq-th page of `size` minutes, as rows
+ * (`rows` replaces them, e.g. with malformed ones).
+ */
 export function klineBatch(
   seq: number,
   size: number,
-  opts: { queue_id?: string | undefined; attempt?: number; records?: unknown[] } = {},
+  opts: { queue_id?: string | undefined; attempt?: number; rows?: unknown[] } = {},
 ): BusEvent<DataBatch> {
   const first = seq * size;
-  const records = opts.records ?? Array.from({ length: size }, (_, j) => kline(first + j));
+  const rows = opts.rows ?? Array.from({ length: size }, (_, j) => klineRow(first + j));
   const covers = { from: T0 + first * MINUTE, to: T0 + (first + size) * MINUTE };
   const at = { market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m', covers };
   const data: DataBatch = {
@@ -68,14 +209,13 @@ export function klineBatch(
     seq,
     covers,
     gaps: [],
-    records,
+    rows,
   };
   return {
     specversion: '1.0',
     id: batchId(
-      'kline',
       at,
-      records.filter((r): r is Kline => typeof (r as Kline | null)?.open_time === 'number'),
+      rows.filter((r): r is Row => Array.isArray(r) && typeof (r as unknown[])[0] === 'number'),
     ),
     source: sourceOf('loader-api'),
     type: EventTypes.data('kline'),
@@ -142,6 +282,12 @@ export class RecordingBus implements EventBus {
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (this.down) return Promise.reject(new Error('broker unreachable'));
     for (const message of messages) this.published.push({ topic, message: structuredClone(message) });
+    return Promise.resolve();
+  }
+  publishWire(topic: string, records: WireRecord[]): Promise<void> {
+    if (this.down) return Promise.reject(new Error('broker unreachable'));
+    for (const r of records)
+      this.published.push({ topic, message: { key: r.key, event: decodeEvent(r.headers, r.value) } });
     return Promise.resolve();
   }
   subscribe(): Promise<never> {

@@ -12,6 +12,7 @@ import {
   flakyStore,
   kline,
   klineBatch,
+  klineRow,
   logger,
   tempSqlite,
 } from './helpers.ts';
@@ -85,7 +86,7 @@ describe('store outage', () => {
   });
 
   it('answers 503 when the dead-letter topic is unreachable, and dead-letters on the retry', async () => {
-    const event = klineBatch(0, 5, { records: [kline(0), { broken: true }, kline(2)] });
+    const event = klineBatch(0, 5, { rows: [klineRow(0), klineRow(1).slice(0, 11), klineRow(2)] });
     bus.down = true;
     expect((await deliver(connector.app, event)).status).toBe(503);
     bus.down = false;
@@ -103,7 +104,7 @@ describe('store outage', () => {
     const slow: Store = new Proxy(sqlite, {
       get(target, prop: keyof Store) {
         const fn = (target[prop] as (...a: unknown[]) => Promise<unknown>).bind(target);
-        return prop === 'upsertRecords'
+        return prop === 'upsertRows'
           ? async (...a: unknown[]) => {
               reached();
               await gate;

@@ -11,6 +11,7 @@ import {
   deliver,
   kline,
   klineBatch,
+  klineRow,
   logger,
   sampleValue,
   shuffle,
@@ -75,7 +76,7 @@ describe('write path', () => {
 
     // A corrected record (same natural key, other values) is an update, not a duplicate.
     const fixed = klineBatch(0, 20, {
-      records: Array.from({ length: 20 }, (_, i) => kline(i, i === 3 ? { close: '1.00000000' } : {})),
+      rows: Array.from({ length: 20 }, (_, i) => klineRow(i, i === 3 ? { close: '1.00000000' } : {})),
     });
     expect(await connector.handler.handleDataEvent(fixed)).toMatchObject({
       inserted: 0,
@@ -87,40 +88,39 @@ describe('write path', () => {
     );
   });
 
-  it('stores the rest of a batch and dead-letters a poisoned record with its reason and the original', async () => {
-    const poisoned = { ...kline(4), open: 42004.01 }; // a float where the exchange sends a decimal string
-    const stranger = kline(6, { symbol: 'ETHBTC' }); // valid, but not this batch's series
-    const records = Array.from({ length: 10 }, (_, i) =>
-      i === 4 ? poisoned : i === 6 ? stranger : kline(i),
-    );
-    const res = await deliver(connector.app, klineBatch(0, 10, { queue_id: QUEUE_ID, records }));
+  it('stores the rest of a batch and dead-letters poisoned rows with their zod issues and the original', async () => {
+    const poisoned = klineRow(4);
+    poisoned[1] = 42004.01; // a float where the exchange sends a decimal string
+    const short = klineRow(6).slice(0, 11); // the `ignore` field missing
+    const rows = Array.from({ length: 10 }, (_, i) => (i === 4 ? poisoned : i === 6 ? short : klineRow(i)));
+    const res = await deliver(connector.app, klineBatch(0, 10, { queue_id: QUEUE_ID, rows }));
     expect(res.status).toBe(202);
 
     expect(await store.count(KLINES)).toBe(8);
     expect(await store.getRecord(KLINES, `spot:BTCUSDT:1m:${kline(4).open_time}`)).toBeNull();
-    expect(await store.getRecord(KLINES, `spot:ETHBTC:1m:${kline(6).open_time}`)).toBeNull();
+    expect(await store.getRecord(KLINES, `spot:BTCUSDT:1m:${kline(6).open_time}`)).toBeNull();
+    expect(await store.getRecord(KLINES, `spot:BTCUSDT:1m:${kline(5).open_time}`)).toEqual(kline(5));
 
     const dead = bus.events(Topics.deadLetter);
     expect(dead.map((e) => e.type)).toEqual([EventTypes.deadLetter, EventTypes.deadLetter]);
-    const [bad, wrong] = dead.map((e) => DeadLetter.parse(e.data));
+    const [bad, cut] = dead.map((e) => DeadLetter.parse(e.data));
     expect(bad).toMatchObject({
       reason: 'invalid_record',
       index: 4,
-      record: poisoned,
-      batch: { seq: 0, queue_id: QUEUE_ID },
+      record: poisoned, // the row exactly as it arrived
+      batch: { seq: 0, queue_id: QUEUE_ID, kind: 'kline', symbol: 'BTCUSDT', dataset: 'klines_1m' },
     });
-    expect(bad?.issues).toEqual([expect.objectContaining({ path: ['open'] })]);
-    expect(wrong).toMatchObject({ reason: 'wrong_series', index: 6, record: stranger });
+    // zod's issue names the column: index 1 of the row is `open`.
+    expect(bad?.issues).toEqual([expect.objectContaining({ code: 'invalid_type', path: [1] })]);
+    expect(cut).toMatchObject({ reason: 'invalid_record', index: 6, record: short });
+    expect(cut?.issues).toEqual([expect.objectContaining({ code: 'too_small', path: [] })]);
 
-    expect(await metric('dead_letters_total', { reason: 'invalid_record' })).toBe(1);
-    expect(await metric('dead_letters_total', { reason: 'wrong_series' })).toBe(1);
+    expect(await metric('dead_letters_total', { reason: 'invalid_record' })).toBe(2);
     const notes = bus.events(Topics.events).map((e) => QueueEvent.parse(e.data).message);
     expect(notes).toContain('2 records dead-lettered (batch 0)');
 
     // The same batch again is a redelivery: stored state unchanged, no second dead letters.
-    expect((await deliver(connector.app, klineBatch(0, 10, { queue_id: QUEUE_ID, records }))).status).toBe(
-      202,
-    );
+    expect((await deliver(connector.app, klineBatch(0, 10, { queue_id: QUEUE_ID, rows }))).status).toBe(202);
     expect(await store.count(KLINES)).toBe(8);
     expect(bus.events(Topics.deadLetter)).toHaveLength(2);
   });
@@ -132,7 +132,11 @@ describe('write path', () => {
       { ...good, type: 'com.example.unrelated' },
       { ...good, type: EventTypes.data('trade') }, // payload says kline
       { ...good, data: { ...good.data, symbol: undefined } },
-      { ...good, data: { ...good.data, records: 'not a list' } },
+      { ...good, data: { ...good.data, rows: 'not a list' } },
+      // A producer still sending records: no rows at all.
+      { ...good, data: { ...good.data, rows: undefined, records: [kline(0)] } },
+      { ...good, data: { ...good.data, collection: 'bad name!' } },
+      { ...good, data: { ...good.data, collection: 'workflows' } }, // a documents collection
       { ...good, data: { ...good.data, dataset: 'trades' } },
     ];
     for (const event of cases) {
@@ -148,7 +152,7 @@ describe('write path', () => {
 
   it('accepts a batch without a workflow (live data) and a batch whose records are all invalid', async () => {
     expect((await deliver(connector.app, klineBatch(0, 3))).status).toBe(202);
-    const junk = klineBatch(1, 2, { records: [{}, null] });
+    const junk = klineBatch(1, 2, { rows: [{}, null] });
     expect((await deliver(connector.app, junk)).status).toBe(202);
     expect(await store.count(KLINES)).toBe(3);
     expect(bus.events(Topics.deadLetter)).toHaveLength(2);

@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RECORD_KINDS, RECORD_SCHEMAS, type RecordOfKind } from '../../shared/contracts/records.ts';
-import { compileAcceptor, fastParser } from '../../functions/arango-connector/fast-parse.ts';
-import { kline } from './helpers.ts';
+import { compileAcceptor, compileTupleCheck, fastParser } from '../../shared/contracts/fast-parse.ts';
+import { kline } from '../arango-connector/helpers.ts';
 
 const SAMPLES: { [K in keyof RecordOfKind]: RecordOfKind[K] } = {
   kline: kline(0),
@@ -198,6 +198,30 @@ describe('fastParser(): the same verdict and output as zod', () => {
     expect(Object.keys(compileAcceptor(schema)?.({ ...sample }) ?? {})).toEqual(Object.keys(sample));
   });
 
+  it('nullable fields, and tuples (compileTupleCheck): accepts exactly what zod accepts unchanged', () => {
+    const obj = z.object({ a: z.string().regex(/^\d+$/).nullable(), b: z.number().int() });
+    for (const x of [{ a: null, b: 1 }, { a: '12', b: 1 }, { a: 'x', b: 1 }, { b: 1 }, { a: null, b: 1.5 }])
+      agrees(obj, x);
+    const elements = [z.number().int().nonnegative(), z.string().regex(/^\d+$/), z.boolean().nullable()];
+    const tuple = z.tuple(elements as unknown as [z.ZodType, z.ZodType, z.ZodType]);
+    const check = compileTupleCheck(elements)!;
+    const cases: unknown[] = [
+      [1, '2', null],
+      [1, '2', true],
+      [1, '2'],
+      [1, '2', null, 4],
+      [-1, '2', null],
+      [1.5, '2', false],
+      [1, 'x', false],
+      [1, '2', 'true'],
+      { 0: 1, 1: '2', 2: null, length: 3 },
+      'abc',
+      null,
+    ];
+    for (const c of cases) expect(check(c), JSON.stringify(c)).toBe(tuple.safeParse(c).success);
+    expect(compileTupleCheck([z.array(z.string())])).toBeUndefined();
+  });
+
   it('leaves every schema part it does not know to zod', () => {
     const unknown = [
       z.strictObject({ a: z.string() }),
@@ -210,7 +234,6 @@ describe('fastParser(): the same verdict and output as zod', () => {
       z.object({ a: z.string().transform((s) => s.length) }),
       z.object({ a: z.string().default('d') }),
       z.object({ a: z.string().optional().default('d') }),
-      z.object({ a: z.string().nullable() }),
       z.object({ a: z.coerce.number() }),
       z.object({ a: z.number().multipleOf(2) }),
       z.object({ a: z.int32() }),

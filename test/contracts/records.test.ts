@@ -22,6 +22,7 @@ import {
   type DepthUpdate,
   type Kline,
 } from '../../shared/contracts/records.ts';
+import { rowFromRecord } from '../../shared/contracts/rows.ts';
 import { fixtureArray } from './fixtures.ts';
 
 const klines = z
@@ -144,58 +145,67 @@ describe('batchId(): deterministic page ids', () => {
     dataset: 'klines_1m',
     covers: { from: 1634943780000, to: 1634944380000 },
   };
+  // The page as the loader sends it: the exchange's own kline rows.
+  const rows = z.array(RawKline).parse(fixtureArray('rest/spot_klines_BTCUSDT_1m_2021-10-22.json'));
 
-  it('the same page gets the same id, also when normalised again from the raw payload', () => {
-    const again = z
-      .array(RawKline)
-      .parse(fixtureArray('rest/spot_klines_BTCUSDT_1m_2021-10-22.json'))
-      .map((r) => klineFromRaw(r, { market: 'spot', symbol: 'BTCUSDT', interval: '1m' }));
-    expect(batchId('kline', at, klines)).toBe(batchId('kline', at, again));
-    expect(batchId('kline', at, klines)).toMatch(
+  it('the same page gets the same id, also when parsed again from the raw payload', () => {
+    const again = z.array(RawKline).parse(fixtureArray('rest/spot_klines_BTCUSDT_1m_2021-10-22.json'));
+    expect(batchId(at, rows)).toBe(batchId(at, again));
+    // Rows from records (rows.ts) are the same rows: the same id.
+    expect(
+      batchId(
+        at,
+        klines.map((k) => rowFromRecord('kline', k)),
+      ),
+    ).toBe(batchId(at, rows));
+    expect(batchId(at, rows)).toMatch(
       /^spot\.BTCUSDT\.klines_1m\.1634943780000-1634944380000\.[0-9a-f]{16}$/,
     );
   });
 
-  it('hashes the natural keys one per line: ids stay those of pages already stored', () => {
-    // 1000 records: the key text spans several of the hash's update pieces.
-    const page = Array.from({ length: 1000 }, (_, i) => ({
-      ...klines[0]!,
-      open_time: at.covers.from + i * 60_000,
-      close_time: at.covers.from + i * 60_000 + 59_999,
-    }));
-    const keys = page.map((k) => identify('kline', k).key);
+  it('hashes the row ids (column 0) one per line, however the text is split for hashing', () => {
+    // 1000 rows: the id text spans several of the hash's update pieces.
+    const page = Array.from({ length: 1000 }, (_, i) => {
+      const row = [...rows[0]!];
+      row[0] = at.covers.from + i * 60_000;
+      row[6] = at.covers.from + i * 60_000 + 59_999;
+      return row;
+    });
     const digest = createHash('sha256')
-      .update(keys.map((k) => `${k}\n`).join(''))
+      .update(page.map((r) => `${r[0] as number}\n`).join(''))
       .digest('hex')
       .slice(0, 16);
-    expect(batchId('kline', at, page)).toBe(
-      `spot.BTCUSDT.klines_1m.${at.covers.from}-${at.covers.to}.${digest}`,
+    expect(batchId(at, page)).toBe(`spot.BTCUSDT.klines_1m.${at.covers.from}-${at.covers.to}.${digest}`);
+  });
+
+  it('a candle whose values changed (still open, then closed) keeps the page id: ids follow row ids', () => {
+    const updated = rows.map((r, i) =>
+      i === rows.length - 1 ? Object.assign([...r], { 4: '1.00000000' }) : r,
     );
+    expect(batchId(at, updated)).toBe(batchId(at, rows));
   });
 
-  it('a candle whose values changed (still open, then closed) keeps the page id: ids follow natural keys', () => {
-    const updated = klines.map((k, i) => (i === klines.length - 1 ? { ...k, close: '1.00000000' } : k));
-    expect(batchId('kline', at, updated)).toBe(batchId('kline', at, klines));
+  it('different rows or a different range give a different id', () => {
+    const base = batchId(at, rows);
+    expect(batchId(at, rows.slice(1))).not.toBe(base);
+    expect(batchId(at, [...rows].reverse())).not.toBe(base);
+    expect(batchId({ ...at, covers: { from: at.covers.from, to: at.covers.to + 60_000 } }, rows)).not.toBe(
+      base,
+    );
+    expect(batchId({ ...at, covers: { from: at.covers.from - 60_000, to: at.covers.to } }, rows)).not.toBe(
+      base,
+    );
+    // Another series with the very same rows.
+    expect(batchId({ ...at, symbol: 'ETHUSDT' }, rows)).not.toBe(base);
+    expect(batchId({ ...at, dataset: 'klines_1h' }, rows)).not.toBe(base);
   });
 
-  it('different records or a different range give a different id', () => {
-    const base = batchId('kline', at, klines);
-    expect(batchId('kline', at, klines.slice(1))).not.toBe(base);
-    expect(
-      batchId('kline', { ...at, covers: { from: at.covers.from, to: at.covers.to + 60_000 } }, klines),
-    ).not.toBe(base);
-    expect(
-      batchId(
-        'kline',
-        { ...at, symbol: 'ETHUSDT' },
-        klines.map((k) => ({ ...k, symbol: 'ETHUSDT' })),
-      ),
-    ).not.toBe(base);
-  });
-
-  it('without covers the id spans the first and last record time', () => {
-    const id = batchId('trade', { market: 'spot', symbol: 'BTCUSDT', dataset: 'trades' }, trades);
-    expect(id.startsWith(`spot.BTCUSDT.trades.${trades[0]!.time}-${trades.at(-1)!.time}.`)).toBe(true);
+  it('without covers the id spans the first and last row id', () => {
+    const tradeRows = trades.map((t) => rowFromRecord('trade', t));
+    const id = batchId({ market: 'spot', symbol: 'BTCUSDT', dataset: 'trades' }, tradeRows);
+    expect(id.startsWith(`spot.BTCUSDT.trades.${trades[0]!.id}-${trades.at(-1)!.id}.`)).toBe(true);
+    const klineId = batchId({ market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m' }, rows);
+    expect(klineId.startsWith(`spot.BTCUSDT.klines_1m.${rows[0]![0]}-${rows.at(-1)![0]}.`)).toBe(true);
   });
 });
 
@@ -243,7 +253,8 @@ describe('klineOpenTime / klineNextOpenTime', () => {
 });
 
 describe('data batch envelope', () => {
-  it('accepts a page of klines and defaults gaps', () => {
+  it('accepts a page of kline rows as the exchange sent them and defaults gaps', () => {
+    const rows = fixtureArray('rest/spot_klines_BTCUSDT_1m_2021-10-22.json');
     const b = DataBatch.parse({
       queue_id: 'wf-btcusdt-api_candles_1m-20211022-a1b2c3',
       kind: 'kline',
@@ -252,10 +263,24 @@ describe('data batch envelope', () => {
       dataset: 'klines_1m',
       collection: canonicalCollection('kline'),
       seq: 0,
-      records: klines,
+      rows,
     });
     expect(b.gaps).toEqual([]);
     expect(b.collection).toBe('market_klines');
+    expect(b.rows).toEqual(rows);
+  });
+
+  it('rejects a batch in the format before rows (records, no rows)', () => {
+    const r = DataBatch.safeParse({
+      kind: 'kline',
+      market: 'spot',
+      symbol: 'BTCUSDT',
+      dataset: 'klines_1m',
+      collection: 'c',
+      seq: 0,
+      records: klines,
+    });
+    expect(r.error?.issues.map((i) => i.path)).toEqual([['rows']]);
   });
 
   it('rejects an unknown kind and a negative seq', () => {
@@ -266,7 +291,7 @@ describe('data batch envelope', () => {
       dataset: 'klines_1m',
       collection: 'c',
       seq: -1,
-      records: [],
+      rows: [],
     });
     expect(r.error?.issues.map((i) => i.path)).toEqual([['kind'], ['seq']]);
   });

@@ -1,5 +1,5 @@
 /**
- * The client and paginators over captured real Binance payloads (../shared/fixtures/binance),
+ * The client and paginators over captured real Binance payloads (test/fixtures/binance),
  * served on a loopback socket: field parsing, the still-open candle, and the error mapping of the
  * exchange's observed error bodies.
  */
@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Kline } from '../../shared/contracts/records.ts';
+import { Kline, type SeriesId } from '../../shared/contracts/records.ts';
+import { checkRows, recordFromRow, type Row } from '../../shared/contracts/rows.ts';
 import { fundingPages } from '../../shared/exchange/funding.ts';
 import { klinePages } from '../../shared/exchange/klines.ts';
 import { createExchangeClient, type ExchangeClient } from '../../shared/exchange/rest-client.ts';
@@ -17,7 +18,7 @@ import { createWeightBudget } from '../../shared/exchange/weight-budget.ts';
 import { ExchangeError } from '../../shared/runtime/errors.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
-const fixtures = path.resolve(repoRoot, '../shared/fixtures/binance');
+const fixtures = path.resolve(repoRoot, 'test/fixtures/binance');
 const read = (p: string): string => readFileSync(path.join(fixtures, p), 'utf8');
 const json = (p: string): unknown => JSON.parse(read(p)) as unknown;
 
@@ -54,8 +55,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function all<T>(
-  gen: AsyncGenerator<{ records: T[]; covers: { from: number; to: number }; gaps: unknown[] }>,
+async function all<T extends Row>(
+  gen: AsyncGenerator<{ rows: T[]; covers: { from: number; to: number }; gaps: unknown[] }>,
 ) {
   const pages = [];
   for await (const p of gen) pages.push(p);
@@ -79,9 +80,14 @@ describe('captured payloads', () => {
     const raw = json('rest/spot_klines_ETHBTC_1m_2025-06-21.json') as unknown[][];
     expect(pages).toHaveLength(1);
     const page = pages[0]!;
-    expect(page.records).toHaveLength(raw.length - 1); // the last row is still open at serverTime
-    expect(page.records.every((k) => Kline.safeParse(k).success)).toBe(true);
-    expect(page.records[0]).toEqual({
+    expect(page.rows).toHaveLength(raw.length - 1); // the last row is still open at serverTime
+    // The exchange's rows are the batch's rows: passed on exactly as they came, and valid ones.
+    expect(page.rows).toEqual(raw.slice(0, -1));
+    expect(checkRows('kline', page.rows).bad).toEqual([]);
+    const series: SeriesId = { market: 'spot', symbol: 'ETHBTC', dataset: 'klines_1m' };
+    const records = page.rows.map((r) => recordFromRow('kline', series, r));
+    expect(records.every((k) => Kline.safeParse(k).success)).toBe(true);
+    expect(records[0]).toEqual({
       market: 'spot',
       symbol: 'ETHBTC',
       interval: '1m',
@@ -109,7 +115,7 @@ describe('captured payloads', () => {
     ]);
   });
 
-  it('spot aggTrades and historicalTrades parse into records with their natural fields', async () => {
+  it('spot aggTrades and historicalTrades become rows of the records with their natural fields', async () => {
     const agg = json('rest/spot_aggTrades_BTCUSDT_2021-10-22.json') as { a: number; T: number; f: number }[];
     const hist = json('rest/spot_historicalTrades_BTCUSDT_2021-10-22.json') as { id: number; time: number }[];
     const client = await serveRoutes({
@@ -127,7 +133,10 @@ describe('captured payloads', () => {
     const aggPages = await all(
       aggTradePages(client, { symbol: 'BTCUSDT' }, { range, now: () => range.to + 1 }),
     );
-    const aggRecords = aggPages.flatMap((p) => p.records);
+    const aggRows = aggPages.flatMap((p) => p.rows);
+    expect(checkRows('agg_trade', aggRows).bad).toEqual([]);
+    const aggSeries: SeriesId = { market: 'spot', symbol: 'BTCUSDT', dataset: 'agg_trades' };
+    const aggRecords = aggRows.map((r) => recordFromRow('agg_trade', aggSeries, r));
     expect(aggRecords.map((r) => r.agg_id)).toEqual(agg.map((a) => a.a));
     expect(aggRecords[0]).toMatchObject({
       market: 'spot',
@@ -139,9 +148,12 @@ describe('captured payloads', () => {
     });
     expect(aggPages.at(-1)!.covers.to).toBe(range.to);
 
-    const tradeRecords = (
+    const tradeRows = (
       await all(tradePages(client, { symbol: 'BTCUSDT' }, { range, now: () => range.to + 1 }))
-    ).flatMap((p) => p.records);
+    ).flatMap((p) => p.rows);
+    expect(checkRows('trade', tradeRows).bad).toEqual([]);
+    const tradeSeries: SeriesId = { market: 'spot', symbol: 'BTCUSDT', dataset: 'trades' };
+    const tradeRecords = tradeRows.map((r) => recordFromRow('trade', tradeSeries, r));
     expect(tradeRecords.map((t) => t.id)).toEqual(hist.map((t) => t.id));
     expect(tradeRecords[0]).toMatchObject({
       price: '60814.78000000',
@@ -157,7 +169,10 @@ describe('captured payloads', () => {
     const client = await serveRoutes({ '/fapi/v1/fundingRate': () => ({ body: JSON.stringify(rows) }) });
     const range = { from: rows[0]!.fundingTime, to: rows.at(-1)!.fundingTime + 1 };
     const pages = await all(fundingPages(client, { symbol: 'BTCUSDT' }, { range, now: () => range.to + 1 }));
-    expect(pages.flatMap((p) => p.records)).toEqual([
+    const fundingRows = pages.flatMap((p) => p.rows);
+    expect(checkRows('funding', fundingRows).bad).toEqual([]);
+    const fundingSeries: SeriesId = { market: 'usdm', symbol: 'BTCUSDT', dataset: 'funding' };
+    expect(fundingRows.map((r) => recordFromRow('funding', fundingSeries, r))).toEqual([
       {
         market: 'usdm',
         symbol: 'BTCUSDT',

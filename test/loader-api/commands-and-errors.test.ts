@@ -1,14 +1,12 @@
 /**
- * How a loader run starts and ends: commands from the environment or queue-control, stop and
- * SIGTERM, bad commands (exit 2, never a crash loop), and exchange failures carried into the
+ * How a loader run starts and ends: its command from the environment, its stop as SIGTERM, bad commands (exit 2, never a crash loop), and exchange failures carried into the
  * workflow's error event with the exchange's code and message or the endpoint that broke.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoader, type ExitCode } from '../../functions/loader-api/handler.ts';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
-import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
+import { Topics } from '../../shared/contracts/events.ts';
 import type { QueueCommand } from '../../shared/contracts/workflow.ts';
-import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import type { ExchangeOptions } from '../../functions/dummy-service/exchange/exchange.ts';
 import {
@@ -42,7 +40,7 @@ interface Run {
 /** Runs one loader on a fresh bus and store; `during` acts on the bus while it runs. */
 async function run(
   simOpts: ExchangeOptions,
-  input: { commandJson?: string; queueId?: string },
+  input: { commandJson?: string },
   o: DepsOptions & {
     during?: (bus: EventBus, got: Run['got'], abort: AbortController) => Promise<void>;
   } = {},
@@ -52,7 +50,7 @@ async function run(
   const store = createSqliteStore({ path: ':memory:' });
   const got = await collect(bus, Topics.data('kline'));
   const abort = new AbortController();
-  const deps = { ...makeDeps(sim, bus, store, o), commandTimeoutMs: 5000 };
+  const deps = makeDeps(sim, bus, store, o);
   const [code] = await Promise.all([
     runLoader(deps, { ...input, signal: abort.signal }),
     o.during?.(bus, got, abort),
@@ -60,13 +58,6 @@ async function run(
   if (code !== 2) await until(() => got.events.some((e) => e.finished || e.message === 'loader finished'));
   await store.close();
   return { code, got, bus };
-}
-
-async function publishCommand(bus: EventBus, c: QueueCommand): Promise<void> {
-  const type = c.command === 'start' ? EventTypes.commandStart : EventTypes.commandStop;
-  await bus.publish(Topics.control, [
-    { key: c.symbol, event: makeEvent({ type, source: sourceOf('queue-manager'), data: c }) },
-  ]);
 }
 
 describe('exchange failures', () => {
@@ -107,7 +98,7 @@ describe('exchange failures', () => {
     await until(
       () => got.batches.length === got.events.find((e) => e.message === 'loader finished')?.batches_published,
     );
-    expect(got.batches.reduce((n, b) => n + b.records.length, 0)).toBe(4 * 1440);
+    expect(got.batches.reduce((n, b) => n + b.rows.length, 0)).toBe(4 * 1440);
     const s = await sim!.stats();
     expect(s.faults.http5xx).toBeGreaterThan(0);
     expect(s.faults.reset).toBeGreaterThan(0);
@@ -147,31 +138,11 @@ describe('commands', () => {
     });
   });
 
-  it('takes its start command from queue-control when the environment has none', async () => {
-    const c = kline1m();
-    const { code, got } = await run({}, { queueId: c.queue_id }, { during: (bus) => publishCommand(bus, c) });
-    expect(code).toBe(0);
-    expect(got.events.map((e) => e.status)).toContain('started');
-    await until(() => got.batches.length === 2);
-  });
-
-  it('a stop command on queue-control ends the run cleanly with a cancelled event', async () => {
-    const c = kline1m({ end: T0 + 40 * DAY });
-    const { code, got } = await run(
-      { faults: { latencyMs: 40 } },
-      { commandJson: JSON.stringify(c) },
-      {
-        concurrency: 1,
-        during: async (bus, seen) => {
-          await until(() => seen.batches.length >= 2);
-          await publishCommand(bus, { ...c, command: 'stop', timestamp: new Date().toISOString() });
-        },
-      },
-    );
-    expect(code).toBe(0);
-    const last = got.events.at(-1)!;
-    expect(last).toMatchObject({ status: 'cancelled', finished: true, message: 'stopped by a stop command' });
-    expect(got.batches.length).toBeLessThan(58);
+  it('without STREAMFORGE_COMMAND a Job exits 2 and publishes nothing: its command is its environment', async () => {
+    const { code, got } = await run({}, {});
+    expect(code).toBe(2);
+    expect(got.events).toEqual([]);
+    expect(got.batches).toEqual([]);
   });
 
   it('SIGTERM (the abort signal) ends the run with a cancelled event', async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../shared/contracts/common.ts';
 import { Topics, canonicalCollection } from '../../shared/contracts/events.ts';
 import { RECORD_SCHEMAS, datasetKind, identify } from '../../shared/contracts/records.ts';
+import { checkRows, recordFromRow, type Row } from '../../shared/contracts/rows.ts';
 import { planFor, type WorkflowType } from '../../shared/contracts/workflow.ts';
 import { mergeRangeSet } from '../../shared/store/ranges.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
@@ -92,7 +93,12 @@ function checkBatches(res: Awaited<ReturnType<typeof load>>, r: Range, end: numb
   }
   expect(at).toBe(end);
   const keys = got.batches.flatMap((b) =>
-    b.records.map((rec) => identify(kind, RECORD_SCHEMAS[kind].parse(rec) as never)),
+    b.rows.map((row) => {
+      // Every published row is a valid row of its kind, and its record a valid record.
+      expect(checkRows(kind, [row]).bad).toEqual([]);
+      const series = { market: b.market, symbol: b.symbol, dataset: b.dataset };
+      return identify(kind, RECORD_SCHEMAS[kind].parse(recordFromRow(kind, series, row as Row)) as never);
+    }),
   );
   expect(new Set(keys.map((k) => k.key)).size).toBe(keys.length);
   for (const k of keys) expect(k.time >= r.from && k.time < end).toBe(true);
@@ -137,7 +143,7 @@ describe('loader-api completeness against the simulator (5xx, resets, malformed 
     const now = Date.now();
     const first = sim.ex.data.aggTrades('spot', 'BTCUSDT', { startTime: r.from, limit: 1 }, now)[0]!;
     const after = sim.ex.data.aggTrades('spot', 'BTCUSDT', { startTime: r.to, limit: 1 }, now)[0]!;
-    const ids = res.got.batches.flatMap((b) => b.records.map((x) => (x as { agg_id: number }).agg_id));
+    const ids = res.got.batches.flatMap((b) => b.rows.map((x) => Number((x as unknown[])[0])));
     expect(ids).toEqual(Array.from({ length: after.a - first.a }, (_, i) => first.a + i));
     expect(keys.length).toBeGreaterThan(1000);
     expect(res.final?.gaps).toEqual([]);
@@ -150,7 +156,7 @@ describe('loader-api completeness against the simulator (5xx, resets, malformed 
     const now = Date.now();
     const first = sim.ex.data.aggTrades('spot', 'BTCUSDT', { startTime: r.from, limit: 1 }, now)[0]!;
     const after = sim.ex.data.aggTrades('spot', 'BTCUSDT', { startTime: r.to, limit: 1 }, now)[0]!;
-    const ids = res.got.batches.flatMap((b) => b.records.map((x) => (x as { id: number }).id));
+    const ids = res.got.batches.flatMap((b) => b.rows.map((x) => Number((x as unknown[])[0])));
     expect(ids).toEqual(Array.from({ length: after.f - first.f }, (_, i) => first.f + i));
     expect(ids.length).toBeGreaterThan(1000);
   });
@@ -159,9 +165,7 @@ describe('loader-api completeness against the simulator (5xx, resets, malformed 
     const r = { from: Date.UTC(2022, 0, 1, 3), to: Date.UTC(2023, 3, 1) };
     const res = await load('api_funding', 'usdm', 'BTCUSDT', r);
     checkBatches(res, r, r.to);
-    const times = res.got.batches.flatMap((b) =>
-      b.records.map((x) => (x as { funding_time: number }).funding_time),
-    );
+    const times = res.got.batches.flatMap((b) => b.rows.map((x) => Number((x as unknown[])[0])));
     const first = Math.ceil(r.from / (8 * H)) * 8 * H;
     expect(times).toEqual(
       Array.from({ length: Math.ceil((r.to - first) / (8 * H)) }, (_, i) => first + i * 8 * H),
@@ -177,8 +181,7 @@ describe('loader-api completeness against the simulator (5xx, resets, malformed 
     const keys = checkBatches(res, r, end);
     expect(keys.length).toBe((end - r.from) / 60_000);
     for (const b of res.got.batches)
-      for (const rec of b.records)
-        expect((rec as { close_time: number }).close_time).toBeLessThan(Date.now());
+      for (const row of b.rows) expect((row as number[])[6]).toBeLessThan(Date.now()); // close time
     expect(res.final?.gaps).toEqual([]);
     expect(res.final?.progress?.percent).toBeLessThan(100);
   });

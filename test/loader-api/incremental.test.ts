@@ -63,9 +63,7 @@ describe('incremental backfill over the coverage ledger', () => {
     const second = await runOnce(Date.UTC(2024, 2, 3), Date.UTC(2024, 2, 6));
     expect(second.code).toBe(0);
     expect(second.requests).toBe(TIME_CALLS + 3); // only the two new days: ceil(2·1440/1000)
-    const times = second.got.batches.flatMap((b) =>
-      b.records.map((r) => (r as { open_time: number }).open_time),
-    );
+    const times = second.got.batches.flatMap((b) => b.rows.map((r) => Number((r as unknown[])[0])));
     expect(times).toHaveLength(2 * 1440);
     expect(Math.min(...times)).toBe(Date.UTC(2024, 2, 4));
     const started = second.got.events.find((e) => e.status === 'started')!;

@@ -38,7 +38,7 @@ async function loadKlines(
   await until(() => got.events.some((e) => e.message === 'loader finished'));
   const final = got.events.find((e) => e.message === 'loader finished')!;
   await until(() => got.batches.length === final.batches_published);
-  const records = got.batches.reduce((n, b) => n + b.records.length, 0);
+  const records = got.batches.reduce((n, b) => n + b.rows.length, 0);
   await got.close();
   await bus.close();
   await store.close();

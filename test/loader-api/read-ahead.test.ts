@@ -110,7 +110,7 @@ describe('read-ahead', () => {
       let at = T0;
       for (const b of got.batches) {
         expect(b.covers).toEqual({ from: at, to: at + PAGE * MINUTE });
-        expect(b.records.map((r) => (r as { open_time: number }).open_time)).toEqual(
+        expect(b.rows.map((r) => Number((r as unknown[])[0]))).toEqual(
           Array.from({ length: PAGE }, (_, i) => at + i * MINUTE),
         );
         at = b.covers!.to;
@@ -162,7 +162,7 @@ describe('read-ahead', () => {
     expect(requests).toBe(pages);
     expect(held.map((h) => h.seq)).toEqual([...Array(pages).keys()]);
     for (const h of held.slice(0, -1)) expect(h.seen).toBe(h.seq + 2);
-    const ids = got.batches.flatMap((b) => b.records.map((r) => (r as { agg_id: number }).agg_id));
+    const ids = got.batches.flatMap((b) => b.rows.map((r) => Number((r as unknown[])[0])));
     expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => first.a + i));
     expect(ids.at(-1)).toBe(after.a - 1);
   });

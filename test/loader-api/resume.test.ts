@@ -1,7 +1,7 @@
 /**
  * Resume from the checkpoint. First in-process: a run that dies on its k-th publish is restarted
  * on the same store and fetches only pages k.. again. Then the real thing: main.ts as a child
- * process on a SQLite file, publishing through the parent's bus bridge (STREAMFORGE_BUS_URL), is
+ * process on a SQLite file, publishing to the parent's ingress (STREAMFORGE_INGRESS_URL), is
  * killed with SIGKILL mid-range and started again.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +14,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoader } from '../../functions/loader-api/handler.ts';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
-import { createBusBridge } from '../../shared/bus/http-bridge.ts';
+import { createIngress } from '../../shared/bus/ingress.ts';
 import { Topics } from '../../shared/contracts/events.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import {
@@ -82,7 +82,7 @@ describe('resume from the checkpoint', () => {
     );
     expect(got.batches.map((b) => b.seq)).toEqual(Array.from({ length: pages }, (_, i) => i));
     expect((await sim.stats()).requests - afterFirst).toBe(TIME_CALLS + (pages - 4)); // pages 4.. only
-    const times = got.batches.flatMap((b) => b.records.map((r) => (r as { open_time: number }).open_time));
+    const times = got.batches.flatMap((b) => b.rows.map((r) => Number((r as unknown[])[0])));
     expect(new Set(times).size).toBe(10 * 1440);
     expect(got.events.find((e) => e.message === 'loader finished')?.batches_published).toBe(pages);
   });
@@ -91,11 +91,10 @@ describe('resume from the checkpoint', () => {
     const sim: Sim = await startSim({ weightLimit: 0 });
     cleanups.push(() => sim.close());
     const bus = memoryBus();
-    const bridge = createBusBridge({ bus, logger: silent });
-    const server = createAdaptorServer({ fetch: bridge.app.fetch }) as Server;
+    const ingress = createIngress({ bus, logger: silent, token: 'secret' });
+    const server = createAdaptorServer({ fetch: ingress.app.fetch }) as Server;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanups.push(async () => {
-      await bridge.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
@@ -107,7 +106,7 @@ describe('resume from the checkpoint', () => {
     const env = {
       PATH: process.env['PATH'],
       STREAMFORGE_COMMAND: JSON.stringify(cmd),
-      STREAMFORGE_BUS_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/bus`,
+      STREAMFORGE_INGRESS_URL: `http://bus:secret@127.0.0.1:${(server.address() as AddressInfo).port}/streamforge`,
       KAFKA_BROKERS: '',
       SQLITE_PATH: path.join(dir, 'store.sqlite'),
       BINANCE_API_URL: sim.url,
@@ -155,9 +154,7 @@ describe('resume from the checkpoint', () => {
       bySeq.set(x.seq, id);
     });
     expect(got.batches.length - n).toBeLessThanOrEqual(1);
-    const times = new Set(
-      got.batches.flatMap((x) => x.records.map((r) => (r as { open_time: number }).open_time)),
-    );
+    const times = new Set(got.batches.flatMap((x) => x.rows.map((r) => Number((r as unknown[])[0]))));
     expect(times.size).toBe(days * 1440);
     // The /time calls of both runs, the pages, and at most the pages in flight at the kill plus the duplicate.
     expect((await sim.stats()).requests).toBeLessThanOrEqual(2 * TIME_CALLS + n + 2 + 1);

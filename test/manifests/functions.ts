@@ -63,9 +63,8 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
   'arango-connector': {
     schemas: [own('ConnectorConfig', ConnectorConfig)],
     runsAs: 'service',
+    // Its KafkaSource delivers the data topics and queue-events: its one intake.
     clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
-    // Its KafkaSource delivers the data topics and queue-events.
-    expect: (cfg) => is(cfg, 'CONNECTOR_SUBSCRIBE', false),
   },
   'dummy-service': {
     // The simulated exchange shares its port and reads its own SIM_* keys (defaults suit a dry run).

@@ -1,8 +1,8 @@
 /**
  * `npm start` end to end, in-process: the platform on the embedded default (temp SQLite, port 0,
  * the simulated exchange) runs a workflow through every stage — manager, loader child process
- * over the HTTP bus bridge, local runner, connector — to `completed`; with the connector consuming
- * the bus itself (the default) and fed over HTTP by the runner as by its KafkaSource.
+ * publishing to the ingress, local runner, connector — to `completed`; with the runner handing
+ * events to the functions directly (the default) and POSTing them as a KafkaSource does.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { startPlatform, type Platform } from '../../functions/platform/platform.
 
 const logger = pino({ level: 'silent' });
 
-describe.each(['bus', 'http'] as const)('platform (embedded default, connector intake %s)', (intake) => {
+describe.each(['direct', 'http'] as const)('platform (embedded default, runner delivery %s)', (delivery) => {
   let dir: string;
   let platform: Platform;
 
@@ -27,7 +27,7 @@ describe.each(['bus', 'http'] as const)('platform (embedded default, connector i
       SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
       LOG_LEVEL: 'silent',
       SHUTDOWN_GRACE_MS: '2000',
-      CONNECTOR_INTAKE: intake,
+      RUNNER_DELIVERY: delivery,
     });
     platform = await startPlatform({ cfg, logger, host: '127.0.0.1' });
   });

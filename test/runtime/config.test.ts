@@ -11,7 +11,6 @@ const defaults: BaseConfig = {
   ARANGO_USERNAME: 'root',
   ARANGO_PASSWORD: '',
   SQLITE_PATH: 'data/streamforge.sqlite',
-  SQLITE_WORKER: false,
   SHUTDOWN_GRACE_MS: 10_000,
 };
 

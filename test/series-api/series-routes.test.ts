@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
 import type { Trade } from '../../shared/contracts/records.ts';
+import { rowFromRecord } from '../../shared/contracts/rows.ts';
 import { createFunctionApp } from '../../shared/runtime/app.ts';
 import { recordCoverage } from '../../shared/store/coverage.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -33,20 +34,17 @@ function trade(id: number): Trade {
 beforeAll(async () => {
   ({ store, cleanup } = tempSqlite());
   const connector = createConnector({ store, bus: new RecordingBus(), logger });
-  for (let seq = 0; seq < TOTAL / 50; seq++) await connector.handleEvent(klineBatch(seq, 50));
+  // Klines arrive the way they do in production: data batches through the connector.
+  for (let seq = 0; seq < TOTAL / 50; seq++) await connector.handler.handleEvent(klineBatch(seq, 50));
   // Records that share a time must page by key too.
   const trades = [trade(1), trade(2), { ...trade(3), time: trade(2).time }, trade(4)];
   const collection = canonicalCollection('trade');
-  await store.ensureCollection(collection, 'series');
-  await store.upsertRecords(
-    collection,
-    trades.map((t) => ({
-      key: `usdm:ETHUSDT:t:${t.id}`,
-      series: 'usdm:ETHUSDT:trades',
-      time: t.time,
-      doc: { ...t },
-    })),
-  );
+  await store.ensureCollection(collection, 'series', 'trade');
+  await store.upsertRows(collection, {
+    kind: 'trade',
+    series: { market: 'usdm', symbol: 'ETHUSDT', dataset: 'trades' },
+    rows: trades.map((t) => rowFromRecord('trade', t)),
+  });
   await recordCoverage(store, canonicalCollection('kline'), 'spot:BTCUSDT:klines_1m', {
     gaps: [{ from: T0 + TOTAL * MINUTE, to: T0 + (TOTAL + 5) * MINUTE }],
   });

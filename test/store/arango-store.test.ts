@@ -8,9 +8,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Database } from 'arangojs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConflictError, DependencyError } from '../../shared/runtime/errors.ts';
+import { ConflictError, DependencyError, InvalidInputError } from '../../shared/runtime/errors.ts';
 import { createArangoStore } from '../../shared/store/arango-store.ts';
-import { kline, storeContract } from './contract.ts';
+import type { RowBatch } from '../../shared/store/store.ts';
+import { kline, klineRow, storeContract } from './contract.ts';
 
 const url = process.env['ARANGO_URL'];
 const auth = {
@@ -141,6 +142,30 @@ describe('ArangoDB store without a server', () => {
       '@c': 'klines',
       records: batch.map((r) => ({ _key: r.key, series: r.series, time: r.time, doc: r.doc })),
     });
+    await store.close();
+  });
+
+  it('upserts a row batch as the documents of its records, in one query', async () => {
+    const { store, cursors } = await peer(() => ok([0, 1]));
+    const recs = [0, 1].map((i) => kline(series, i * 60_000));
+    const twice = kline(series, 60_000, '1.00000000'); // superseded by the later row of its key
+    const batch: RowBatch = {
+      kind: 'kline',
+      series: { market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m' },
+      rows: [recs[0]!, twice, recs[1]!].map(klineRow),
+    };
+    expect(await store.upsertRows('klines', batch)).toEqual({ inserted: 1, updated: 1, unchanged: 1 });
+    expect(cursors).toHaveLength(1);
+    expect(cursors[0]!.bindVars).toEqual({
+      '@c': 'klines',
+      records: recs.map((r) => ({ _key: r.key, series: r.series, time: r.time, doc: r.doc })),
+    });
+    const sent = (cursors[0]!.bindVars['records'] as { doc: Record<string, unknown> }[])[0]!.doc;
+    expect(Object.keys(sent)).toEqual(Object.keys(recs[0]!.doc)); // record fields, in schema order
+    await expect(store.upsertRows('klines', { ...batch, rows: [[1, 'x']] })).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
+    expect(cursors).toHaveLength(1); // nothing sent for a bad batch
     await store.close();
   });
 

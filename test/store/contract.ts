@@ -5,8 +5,17 @@
  * of its own, so backends need no cleaning between tests.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  identify,
+  seriesKey,
+  type Kline,
+  type RecordKind,
+  type RecordOfKind,
+  type SeriesId,
+} from '../../shared/contracts/records.ts';
+import { rowFromRecord, type Row } from '../../shared/contracts/rows.ts';
 import { ConflictError, DependencyError, InvalidInputError } from '../../shared/runtime/errors.ts';
-import type { SeriesRecord, Store } from '../../shared/store/store.ts';
+import type { RowBatch, SeriesRecord, Store } from '../../shared/store/store.ts';
 
 export type MakeStore = () => Store | Promise<Store>;
 
@@ -47,6 +56,46 @@ export function kline(series: string, openTime: number, close = '42000.10000000'
       ignore: '0',
     },
   };
+}
+
+/** The compact row of a kline record made by `kline()`. */
+export function klineRow(r: SeriesRecord): Row {
+  return rowFromRecord('kline', r.doc as unknown as Kline);
+}
+
+/** A row batch of records of one series, and the SeriesRecords they stand for. */
+export function rowsOf<K extends RecordKind>(
+  kind: K,
+  records: RecordOfKind[K][],
+): { batch: RowBatch; records: SeriesRecord[] } {
+  const ids = records.map((r) => identify(kind, r));
+  const series = ids[0]!.series;
+  return {
+    batch: { kind, series, rows: records.map((r) => rowFromRecord(kind, r)) },
+    records: records.map((r, i) => ({
+      key: ids[i]!.key,
+      series: seriesKey(series),
+      time: ids[i]!.time,
+      doc: r,
+    })),
+  };
+}
+
+const BTC_1M: SeriesId = { market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m' };
+
+/** Trades with `perMs` of them in each millisecond, ids all of one length. */
+function trades(n: number, perMs: number, bestMatch?: boolean): RecordOfKind['trade'][] {
+  return Array.from({ length: n }, (_, i) => ({
+    market: 'spot' as const,
+    symbol: 'BTCUSDT',
+    id: 1000 + i,
+    price: '42000.10000000',
+    qty: `0.${String(i + 1).padStart(8, '0')}`,
+    quote_qty: '42.00010000',
+    time: T0 + Math.floor(i / perMs),
+    is_buyer_maker: i % 2 === 0,
+    ...(bestMatch === undefined ? {} : { is_best_match: bestMatch }),
+  }));
 }
 
 const shuffle = <T>(xs: T[]): T[] => {
@@ -238,6 +287,278 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         expect(await store.seriesStats(c, OTHER)).toEqual([
           { series: OTHER, count: 2, first: T0 + 5 * MIN, last: T0 + 6 * MIN },
         ]);
+      });
+    });
+
+    describe('typed rows', () => {
+      it('upserts kline rows, then reads the records they stand for', async () => {
+        const store = await open();
+        const c = freshName();
+        const recs = [0, 1, 2, 3].map((i) => kline(SERIES, T0 + i * MIN));
+        const batch: RowBatch = { kind: 'kline', series: BTC_1M, rows: recs.map(klineRow) };
+        expect(await store.upsertRows(c, batch)).toEqual({ inserted: 4, updated: 0, unchanged: 0 });
+        expect(await store.getRecord(c, recs[2]!.key)).toEqual(recs[2]!.doc);
+        for (const missing of ['spot:BTCUSDT:1m:1', 'spot:BTCUSDT:1h:' + T0, 'spot:BTCUSDT:t:' + T0, 'nope'])
+          expect(await store.getRecord(c, missing)).toBeNull();
+        expect(await store.rangeQuery(c, { series: SERIES, limit: 10 })).toEqual(recs);
+        expect(
+          await store.rangeQuery(c, { series: SERIES, from: T0 + MIN, to: T0 + 3 * MIN, limit: 10 }),
+        ).toEqual(recs.slice(1, 3));
+        expect(
+          await store.rangeQuery(c, {
+            series: SERIES,
+            limit: 2,
+            after: { time: recs[1]!.time, key: recs[1]!.key },
+          }),
+        ).toEqual(recs.slice(2, 4));
+        expect(await store.rangeQuery(c, { series: OTHER, limit: 10 })).toEqual([]);
+        expect(await store.count(c)).toBe(4);
+        expect(await store.count(c, SERIES)).toBe(4);
+        expect(await store.count(c, OTHER)).toBe(0);
+        expect(await store.seriesStats(c)).toEqual([
+          { series: SERIES, count: 4, first: T0, last: T0 + 3 * MIN },
+        ]);
+        expect(await store.seriesStats(c, OTHER)).toEqual([]);
+      });
+
+      it('counts an identical replay as unchanged and a changed row as updated', async () => {
+        const store = await open();
+        const c = freshName();
+        const recs = [0, 1, 2].map((i) => kline(SERIES, T0 + i * MIN));
+        const batch: RowBatch = { kind: 'kline', series: BTC_1M, rows: recs.map(klineRow) };
+        await store.upsertRows(c, batch);
+        expect(await store.upsertRows(c, structuredClone(batch))).toEqual({
+          inserted: 0,
+          updated: 0,
+          unchanged: 3,
+        });
+        const changed = kline(SERIES, T0 + MIN, '43000.00000000');
+        const added = kline(SERIES, T0 + 3 * MIN);
+        const next: RowBatch = { ...batch, rows: [recs[0]!, changed, recs[2]!, added].map(klineRow) };
+        expect(await store.upsertRows(c, next)).toEqual({ inserted: 1, updated: 1, unchanged: 2 });
+        expect(await store.getRecord(c, changed.key)).toEqual(changed.doc);
+        expect(await store.count(c)).toBe(4);
+      });
+
+      it('collapses rows sharing a key in one batch to the last one', async () => {
+        const store = await open();
+        const c = freshName();
+        const [a, b, other] = [
+          kline(SERIES, T0, '1.00000000'),
+          kline(SERIES, T0, '2.00000000'),
+          kline(SERIES, T0 + MIN),
+        ];
+        const batch: RowBatch = { kind: 'kline', series: BTC_1M, rows: [a, other, b].map(klineRow) };
+        expect(await store.upsertRows(c, batch)).toEqual({ inserted: 2, updated: 0, unchanged: 1 });
+        expect(await store.getRecord(c, a.key)).toEqual(b.doc);
+        expect(await store.rangeQuery(c, { series: SERIES, limit: 10 })).toEqual([b, other]);
+      });
+
+      it('agrees with upsertRecords of the same records, either way round', async () => {
+        const store = await open();
+        const recs = [0, 1, 2, 3, 4].map((i) => kline(SERIES, T0 + i * MIN));
+        const batch: RowBatch = { kind: 'kline', series: BTC_1M, rows: recs.map(klineRow) };
+        const rowsFirst = freshName();
+        expect(await store.upsertRows(rowsFirst, batch)).toEqual({ inserted: 5, updated: 0, unchanged: 0 });
+        expect(await store.upsertRecords(rowsFirst, structuredClone(recs))).toEqual({
+          inserted: 0,
+          updated: 0,
+          unchanged: 5,
+        });
+        const recordsFirst = freshName();
+        expect(await store.upsertRecords(recordsFirst, recs)).toEqual({
+          inserted: 5,
+          updated: 0,
+          unchanged: 0,
+        });
+        expect(await store.upsertRows(recordsFirst, batch)).toEqual({
+          inserted: 0,
+          updated: 0,
+          unchanged: 5,
+        });
+        for (const c of [rowsFirst, recordsFirst]) {
+          expect(await store.rangeQuery(c, { series: SERIES, limit: 10 })).toEqual(recs);
+          expect(await store.count(c)).toBe(5);
+        }
+      });
+
+      it('keeps trades with is_best_match absent, true and false apart', async () => {
+        const store = await open();
+        const c = freshName();
+        const absent = rowsOf('trade', trades(2, 1));
+        expect(absent.batch.rows[0]![6]).toBeNull();
+        expect(await store.upsertRows(c, absent.batch)).toEqual({ inserted: 2, updated: 0, unchanged: 0 });
+        const doc = await store.getRecord(c, absent.records[0]!.key);
+        expect(doc).toEqual(absent.records[0]!.doc);
+        expect(doc).not.toHaveProperty('is_best_match');
+        expect(doc?.['is_buyer_maker']).toBe(true);
+        expect((await store.getRecord(c, absent.records[1]!.key))?.['is_buyer_maker']).toBe(false);
+        // The same trades, now with is_best_match true: a change.
+        const best = rowsOf('trade', trades(2, 1, true));
+        expect(await store.upsertRows(c, best.batch)).toEqual({ inserted: 0, updated: 2, unchanged: 0 });
+        expect(await store.getRecord(c, best.records[0]!.key)).toEqual(best.records[0]!.doc);
+        expect((await store.getRecord(c, best.records[0]!.key))?.['is_best_match']).toBe(true);
+        expect(await store.rangeQuery(c, { series: 'spot:BTCUSDT:trades', limit: 10 })).toEqual(best.records);
+        expect(await store.upsertRecords(c, best.records)).toEqual({ inserted: 0, updated: 0, unchanged: 2 });
+      });
+
+      it('keeps a funding rate without a mark price apart from one with', async () => {
+        const store = await open();
+        const c = freshName();
+        const { batch, records } = rowsOf('funding', [
+          { market: 'usdm', symbol: 'BTCUSDT', funding_time: T0, funding_rate: '0.00010000' },
+          {
+            market: 'usdm',
+            symbol: 'BTCUSDT',
+            funding_time: T0 + 8 * 60 * MIN,
+            funding_rate: '-0.00002500',
+            mark_price: '42000.5',
+          },
+        ]);
+        expect(batch.rows[0]).toEqual([T0, '0.00010000', null]);
+        expect(await store.upsertRows(c, batch)).toEqual({ inserted: 2, updated: 0, unchanged: 0 });
+        expect(records[0]!.key).toBe(`usdm:BTCUSDT:f:${T0}`);
+        const doc = await store.getRecord(c, records[0]!.key);
+        expect(doc).toEqual(records[0]!.doc);
+        expect(doc).not.toHaveProperty('mark_price');
+        expect(await store.rangeQuery(c, { series: 'usdm:BTCUSDT:funding', limit: 10 })).toEqual(records);
+      });
+
+      it('round-trips rows of every kind, arrays and optional ids included', async () => {
+        const store = await open();
+        const base = { market: 'usdm' as const, symbol: 'ETHUSDT' };
+        const cases = [
+          rowsOf('agg_trade', [
+            {
+              ...base,
+              agg_id: 7,
+              price: '2000.01',
+              qty: '1.5',
+              first_trade_id: 10,
+              last_trade_id: 12,
+              time: T0,
+              is_buyer_maker: false,
+            },
+            {
+              ...base,
+              agg_id: 8,
+              price: '2000.02',
+              qty: '0.5',
+              first_trade_id: 13,
+              last_trade_id: 13,
+              time: T0,
+              is_buyer_maker: true,
+              is_best_match: false,
+            },
+          ]),
+          rowsOf('depth', [
+            {
+              ...base,
+              event_time: T0,
+              first_update_id: 100,
+              final_update_id: 105,
+              bids: [['2000.00', '1.000']],
+              asks: [],
+            },
+            {
+              ...base,
+              event_time: T0 + 1,
+              first_update_id: 106,
+              final_update_id: 109,
+              prev_final_update_id: 105,
+              bids: [
+                ['1999.99', '0.000'],
+                ['1999.98', '2.500'],
+              ],
+              asks: [['2000.01', '3.25']],
+            },
+          ]),
+          rowsOf('book_ticker', [
+            {
+              ...base,
+              update_id: 55,
+              time: T0,
+              bid_price: '1999.99',
+              bid_qty: '4',
+              ask_price: '2000.01',
+              ask_qty: '5',
+            },
+          ]),
+          rowsOf(
+            'kline',
+            [kline('usdm:ETHUSDT:klines_1m', T0).doc as unknown as Kline].map((k) => ({
+              ...k,
+              interval: '1h' as const,
+            })),
+          ),
+        ];
+        for (const { batch, records } of cases) {
+          const c = freshName();
+          const n = records.length;
+          expect(await store.upsertRows(c, batch)).toEqual({ inserted: n, updated: 0, unchanged: 0 });
+          expect(await store.rangeQuery(c, { series: records[0]!.series, limit: 10 })).toEqual(records);
+          for (const r of records) expect(await store.getRecord(c, r.key)).toEqual(r.doc);
+          expect(await store.upsertRecords(c, records)).toEqual({ inserted: 0, updated: 0, unchanged: n });
+          expect(await store.upsertRows(c, batch)).toEqual({ inserted: 0, updated: 0, unchanged: n });
+        }
+      });
+
+      it('pages through trades with `after` without skipping or repeating, equal times included', async () => {
+        const store = await open();
+        const c = freshName();
+        const { batch, records } = rowsOf('trade', trades(23, 4));
+        await store.upsertRows(c, { ...batch, rows: shuffle([...batch.rows]) });
+        const series = 'spot:BTCUSDT:trades';
+        for (const limit of [1, 3, 4, 5]) {
+          const seen: SeriesRecord[] = [];
+          let after: { time: number; key: string } | undefined;
+          for (let page = 0; page < 100; page++) {
+            const got = await store.rangeQuery(c, { series, limit, after });
+            seen.push(...got);
+            const last = got.at(-1);
+            if (!last || got.length < limit) break;
+            after = { time: last.time, key: last.key };
+          }
+          expect(seen).toEqual(records);
+        }
+        const first = await store.rangeQuery(c, { series, from: T0 + 1, to: T0 + 3, limit: 3 });
+        const last = first.at(-1)!;
+        const rest = await store.rangeQuery(c, {
+          series,
+          from: T0 + 1,
+          to: T0 + 3,
+          limit: 100,
+          after: { time: last.time, key: last.key },
+        });
+        expect([...first, ...rest]).toEqual(records.slice(4, 12));
+        expect(await store.seriesStats(c)).toEqual([{ series, count: 23, first: T0, last: T0 + 5 }]);
+      });
+
+      it('writes a row batch all or nothing: a bad row or series fails it', async () => {
+        const store = await open();
+        const c = freshName();
+        const recs = [0, 1].map((i) => kline(SERIES, T0 + i * MIN));
+        const good = recs.map(klineRow);
+        const bad: RowBatch[] = [
+          { kind: 'kline', series: BTC_1M, rows: [...good, [T0 + 2 * MIN, 'x']] }, // too short
+          {
+            kind: 'kline',
+            series: BTC_1M,
+            rows: [...good, [...good[0]!.slice(0, 1), 42000, ...good[0]!.slice(2)]],
+          },
+          { kind: 'trade', series: BTC_1M, rows: [] }, // kind and dataset disagree
+          { kind: 'kline', series: { ...BTC_1M, symbol: 'bad symbol' }, rows: good },
+          {
+            kind: 'funding',
+            series: { market: 'spot', symbol: 'BTCUSDT', dataset: 'funding' },
+            rows: [[T0, '0.0001', null]],
+          },
+        ];
+        for (const b of bad) await expect(store.upsertRows(c, b)).rejects.toBeInstanceOf(InvalidInputError);
+        expect(await store.count(c)).toBe(0);
+        await expect(
+          store.upsertRows('x"; DROP TABLE y', { kind: 'kline', series: BTC_1M, rows: good }),
+        ).rejects.toBeInstanceOf(InvalidInputError);
       });
     });
 

@@ -25,40 +25,20 @@ describe('createStore', () => {
   });
 
   it.each([
-    {
-      name: 'a file, by default',
-      file: true,
-      worker: undefined,
-      expected: 'sqlite store open',
-    },
-    {
-      name: 'a file, SQLITE_WORKER on',
-      file: true,
-      worker: true,
-      expected: 'sqlite store open (worker thread)',
-    },
-    { name: 'a file, SQLITE_WORKER off', file: true, worker: false, expected: 'sqlite store open' },
-    {
-      name: ':memory:, whatever SQLITE_WORKER says',
-      file: false,
-      worker: true,
-      expected: 'sqlite store open',
-    },
-  ])('runs SQLite on a worker thread or not: $name', async ({ file, worker, expected }) => {
-    const lines: { msg?: string }[] = [];
+    { name: 'a file', file: true },
+    { name: ':memory:', file: false },
+  ])('opens SQLite on the calling thread: $name', async ({ file }) => {
+    const lines: { msg?: string; path?: string }[] = [];
     const capture = pino(
       { level: 'info' },
-      { write: (line: string) => lines.push(JSON.parse(line) as { msg?: string }) },
+      { write: (line: string) => lines.push(JSON.parse(line) as { msg?: string; path?: string }) },
     );
-    const path = file ? join(dir, 'worker', `${String(worker)}.sqlite`) : ':memory:';
-    const store = createStore(
-      { ...loadConfig(BaseConfig, { SQLITE_PATH: path }), SQLITE_WORKER: worker },
-      capture,
-    );
+    const path = file ? join(dir, 'memory-or-file', 'store.sqlite') : ':memory:';
+    const store = createStore(loadConfig(BaseConfig, { SQLITE_PATH: path }), capture);
     await store.putDoc('workflows', 'wf-1', { a: 1 });
     expect(await store.getDoc('workflows', 'wf-1')).toEqual({ doc: { a: 1 }, rev: 1 });
     await store.close();
-    expect(lines.map((l) => l.msg).filter((m) => m?.startsWith('sqlite store open'))).toEqual([expected]);
+    expect(lines.filter((l) => l.msg === 'sqlite store open').map((l) => l.path)).toEqual([path]);
   });
 
   it('talks to ArangoDB when ARANGO_URL is set', async () => {
