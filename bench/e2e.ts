@@ -503,6 +503,8 @@ const x = (v: number): string => `${v.toFixed(2)}x`;
 /** CPU seconds per million candles stored. */
 const cpuPerM = (r: Outcome): number => (r.result ? (r.cpu / r.result.records) * 1e6 : Number.NaN);
 const peakMib = (r: Outcome): number => Math.max(0, ...[...r.peaks.values()].map((p) => p.kib)) / MIB;
+/** Peak RSS of the part's processes, added up (an upper bound of what they held at once). */
+const sumMib = (r: Outcome): number => [...r.peaks.values()].reduce((n, p) => n + p.kib, 0) / MIB;
 
 function report(results: Outcome[]): void {
   const floor = results.find((r) => r.part === 'floor' && r.result);
@@ -531,7 +533,8 @@ function report(results: Outcome[]): void {
     const cpuRatio = floor && r !== floor ? ` = ${x(cpuPerM(r) / cpuPerM(floor))} the floor's` : '';
     console.log(
       `            CPU ${r.cpu.toFixed(1)} s over ${r.peaks.size} process(es) = ` +
-        `${cpuPerM(r).toFixed(1)} CPU s per million candles${cpuRatio}`,
+        `${cpuPerM(r).toFixed(1)} CPU s per million candles${cpuRatio}; ` +
+        `peak RSS ${Math.round(peakMib(r))} MiB in one process, ${Math.round(sumMib(r))} MiB summed`,
     );
     for (const n of notes) console.log(`            ${n}`);
     const procs = [...r.peaks].sort((a, b) => b[1].kib - a[1].kib);

@@ -26,7 +26,7 @@ import { pino } from 'pino';
 import { createExchange, type ExchangeOptions } from '../functions/dummy-service/exchange/exchange.ts';
 import { runLoader } from '../functions/loader-api/handler.ts';
 import type { EventBus } from '../shared/bus/event-bus.ts';
-import { encodeEvent } from '../shared/bus/kafka-binding.ts';
+import { JsonText, encodeEvent } from '../shared/bus/kafka-binding.ts';
 import { createMemoryBus } from '../shared/bus/memory-bus.ts';
 import { EventTypes, Topics, type DataBatch } from '../shared/contracts/events.ts';
 import type { QueueCommand, QueueEvent } from '../shared/contracts/workflow.ts';
@@ -86,7 +86,8 @@ async function child(job: ChildJob): Promise<ChildResult> {
       for (const m of messages) {
         encodeEvent(m);
         pages += 1;
-        records += (m.event.data as DataBatch).rows.length;
+        const data: unknown = m.event.data instanceof JsonText ? m.event.data.toJSON() : m.event.data;
+        records += (data as DataBatch).rows.length;
       }
       if (pages % 25 === 0 && 'gc' in globalThis) liveHeap = Math.max(liveHeap, liveHeapMb());
       return Promise.resolve();

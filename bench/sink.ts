@@ -494,6 +494,10 @@ async function main(): Promise<void> {
         return `${limit === Infinity ? `≥ ${from}` : `${from}–${limit}`} ms: ${g.n} = ${s(g.ms / 1000)}`;
       });
       console.log(`        gaps between deliveries: ${gapText.join(', ')}`);
+      if (SYMBOLS > 1)
+        console.log(
+          '        (several partitions: deliveries overlap, so handler time and gaps above count overlapping time)',
+        );
       console.log(
         `  ratio sink/raw: ${(r.seconds / k.seconds).toFixed(2)} from runner start, ` +
           `${(r.seconds / k.steady).toFixed(2)} from the first delivery; sink/INSERT alone ` +

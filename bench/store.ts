@@ -4,8 +4,9 @@
  * sqlite-typed.ts), each against a raw better-sqlite3 insert loop into the same table layout
  * (one statement per row, one transaction per batch), each into a fresh file, alternating runs
  * so all see the same machine load. Also the replay rate (every record identical: nothing
- * written), the rewrite rate (every record changed), and the rate at which a file of the generic
- * layout is migrated to the typed one.
+ * written), the rewrite rate (every record changed), the rate at which a file of the generic
+ * layout is migrated to the typed one, and the file size per record of each layout (after the
+ * new, replay and rewrite runs).
  *
  * Batches are 1000-kline pages of one series (a REST page), four symbols in turn. Rates are
  * records per second of wall time and of process CPU time (user + system, all threads: SQLite
@@ -13,7 +14,7 @@
  *
  *   npx tsx bench/store.ts            BENCH_RECORDS=200000 BENCH_BATCH=1000 BENCH_ROUNDS=3
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -99,6 +100,9 @@ const rates = (xs: Sample[]): Sample => ({
 });
 let fileNo = 0;
 const freshPath = (): string => join(dir, `bench-${++fileNo}.sqlite`);
+/** Bytes per record of the file at `path` (closed, so its WAL is checkpointed into it). */
+const sizes = new Map<string, number>();
+const bytesPerRecord = (path: string): number => Math.round(statSync(path).size / N);
 
 function rawDb(path = freshPath()): Database.Database {
   const db = new Database(path, { timeout: 5000 });
@@ -188,7 +192,8 @@ async function main(): Promise<void> {
   await warm.close();
   for (let round = 0; round < ROUNDS; round++) {
     add('raw INSERT loop, generic table (stringify in loop)', await rawGeneric(data));
-    let store = createSqliteStore({ path: freshPath() });
+    let path = freshPath();
+    let store = createSqliteStore({ path });
     add('generic: upsertRecords, new records', await timed(() => upsertRecords(store, data), 'inserted'));
     add(
       'generic: upsertRecords, replay (all unchanged)',
@@ -199,12 +204,15 @@ async function main(): Promise<void> {
       await timed(() => upsertRecords(store, changed), 'updated'),
     );
     await store.close();
+    sizes.set('generic table', bytesPerRecord(path));
     add('raw INSERT loop, typed table (row values bound)', await rawTyped(data));
-    store = createSqliteStore({ path: freshPath() });
+    path = freshPath();
+    store = createSqliteStore({ path });
     add('typed: upsertRows, new rows', await timed(() => upsertRows(store, data), 'inserted'));
     add('typed: upsertRows, replay (all unchanged)', await timed(() => upsertRows(store, data), 'unchanged'));
     add('typed: upsertRows, rewrite (all changed)', await timed(() => upsertRows(store, changed), 'updated'));
     await store.close();
+    sizes.set('typed table', bytesPerRecord(path));
     store = createSqliteStore({ path: freshPath() });
     add('typed: upsertRecords, new records', await timed(() => upsertRecords(store, data), 'inserted'));
     await store.close();
@@ -217,6 +225,7 @@ async function main(): Promise<void> {
   );
   console.log(`${'records/s by'.padEnd(52)} ${'wall'.padStart(9)} ${'cpu'.padStart(9)}`);
   for (const [label, x] of Object.entries(r)) console.log(`${label.padEnd(52)} ${num(x.wall)} ${num(x.cpu)}`);
+  console.log(`file size: ${[...sizes].map(([layout, b]) => `${layout} ${b} bytes/record`).join(', ')}`);
   const ratio = (a: string, b: string): string => {
     const [x, y] = [r[a]!, r[b]!];
     return `wall ${(x.wall / y.wall).toFixed(2)}  cpu ${(x.cpu / y.cpu).toFixed(2)}`;

@@ -11,6 +11,7 @@ import { seriesKey, type RecordKind, type SeriesId } from '../../shared/contract
 import type { QueueCommand } from '../../shared/contracts/workflow.ts';
 import type { Page } from '../../shared/exchange/pages.ts';
 import { paginate, type ExchangeClients } from '../../shared/exchange/paginate.ts';
+import { JsonText } from '../../shared/bus/kafka-binding.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { missingRanges, readCoverage } from '../../shared/store/coverage.ts';
@@ -220,7 +221,12 @@ async function publishBatch(ctx: LoadContext, p: Plan, seq: number, page: Page):
     source: sourceOf('loader-api'),
     id,
     subject: seriesKey(series),
-    data,
+    // A page passed on whole keeps the exchange's own text for its rows: no second serialisation
+    // (`rows` is the last key, so the text goes where JSON.stringify put the placeholder).
+    data:
+      page.rowsJson === undefined
+        ? data
+        : new JsonText(`${JSON.stringify({ ...data, rows: 0 }).slice(0, -2)}${page.rowsJson}}`),
     extensions: { queueid: c.queue_id },
   });
   await ctx.bus.publish(c.kafka_topic, [{ key: series.symbol, event }]);

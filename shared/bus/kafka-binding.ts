@@ -47,6 +47,18 @@ function isJson(contentType: string): boolean {
   return base === 'application/json' || base.endsWith('+json') || base === 'text/json';
 }
 
+/**
+ * Event data already serialised as JSON by its producer (a loader passing an exchange page on as
+ * it came): encodeEvent uses the text as the record value instead of serialising again. Anything
+ * else that serialises it (JSON.stringify) still gets the value, through toJSON.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
 /** Encodes one message; throws InvalidInputError when the event is not a valid CloudEvent. */
 export function encodeEvent(msg: OutgoingMessage): WireRecord {
   const e = msg.event;
@@ -71,7 +83,8 @@ export function encodeEvent(msg: OutgoingMessage): WireRecord {
     headers[`ce_${name}`] = v;
   }
   let value: string | undefined;
-  if (!isJson(contentType) && typeof e.data === 'string') value = e.data;
+  if (e.data instanceof JsonText && isJson(contentType)) value = e.data.text;
+  else if (!isJson(contentType) && typeof e.data === 'string') value = e.data;
   else value = JSON.stringify(e.data);
   // JSON.stringify(undefined) is undefined: an event without data still needs a value.
   return { key: msg.key, headers, value: value ?? 'null' };

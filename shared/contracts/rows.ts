@@ -113,6 +113,18 @@ export function rowSpec(kind: RecordKind): RowSpec {
 }
 
 /**
+ * Arrays of rows `checkRows` accepted, so a store handed one does not check every row again
+ * (`wasChecked`): one check per row on the sink's path. An array changed after the check is the
+ * caller's bug, as with any validated value.
+ */
+const checkedArrays = new WeakSet<readonly Row[]>();
+
+/** Whether `rows` is the `good` array of a `checkRows` call (of that kind: the caller's to keep). */
+export function wasChecked(rows: readonly unknown[]): boolean {
+  return checkedArrays.has(rows as readonly Row[]);
+}
+
+/**
  * Validates rows of a kind: the index of every row accepted, and zod's issues for every other.
  * The compiled check decides; zod runs only on a rejected row, for its issues.
  */
@@ -133,6 +145,7 @@ export function checkRows(
       else bad.push({ index: i, row, issues: r.error.issues });
     }
   }
+  checkedArrays.add(good);
   return { good, bad };
 }
 

@@ -102,25 +102,33 @@ export async function* klinePages(
     // The exchange's rows are the kline rows of a data batch (rows.ts): passed on as they came.
     const rows: RawKline[] = [];
     let start = c.first;
+    // The exchange's text of the chunk's rows, while the chunk is one answer kept whole.
+    let rowsJson: string | undefined;
+    let answers = 0;
     while (start <= c.last) {
-      const raw = await client.get(
+      const { value: raw, text } = await client.getWithText(
         path,
         { symbol: s.symbol, interval: s.interval, startTime: start, endTime: c.last, limit },
         RawKlines,
         { weight, signal: link.signal },
       );
       let lastOpen = Number.NaN;
+      let kept = 0;
       for (const r of raw) {
         // Defensive: the window is inclusive on both ends and a candle must have closed.
         if (r[0] < start || r[0] > c.last || r[6] >= now || r[0] <= lastOpen) continue;
         rows.push(r);
         lastOpen = r[0];
+        kept++;
       }
+      answers++;
+      rowsJson = answers === 1 && kept === raw.length ? text : undefined;
       if (Number.isNaN(lastOpen)) break; // empty answer: the rest of the window is a gap
       start = klineNextOpenTime(s.interval, lastOpen);
     }
     return {
       rows,
+      rowsJson: answers === 1 ? rowsJson : undefined,
       covers: { from: c.from, to: c.to },
       gaps: klineGaps(
         s.interval,

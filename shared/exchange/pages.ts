@@ -16,6 +16,11 @@ export interface Page<R extends Row = Row> {
   /** The page's records as rows in the kind's column order (for klines: the exchange's rows). */
   rows: R[];
   /**
+   * `rows` as JSON exactly as the exchange sent them, when the page is one answer passed on whole
+   * (klines): the batch then carries this text instead of serialising the rows again.
+   */
+  rowsJson?: string | undefined;
+  /**
    * Half-open slice of the time axis this page settles: every record the exchange has in it is in
    * this page (or, for trades sharing the boundary millisecond, in the next one) or lies in `gaps`.
    * Consecutive pages tile the paged range without overlap.

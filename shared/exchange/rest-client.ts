@@ -52,6 +52,13 @@ export interface ExchangeClient {
     schema: S,
     opts: RequestOptions,
   ): Promise<z.infer<S>>;
+  /** `get`, also handing back the body's text (a paginator may pass a page on as it came). */
+  getWithText<S extends z.ZodType>(
+    path: string,
+    params: QueryParams,
+    schema: S,
+    opts: RequestOptions,
+  ): Promise<{ value: z.infer<S>; text: string }>;
 }
 
 /** `X-MBX-USED-WEIGHT-1M` (or another interval, or the legacy header); undefined when absent. */
@@ -97,12 +104,12 @@ export function createExchangeClient(opts: ExchangeClientOptions): ExchangeClien
   const transport = opts.fetch ? fetchTransport(opts.fetch) : createHttpGet();
   const random = opts.random ?? Math.random;
 
-  async function get<S extends z.ZodType>(
+  async function getWithText<S extends z.ZodType>(
     path: string,
     params: QueryParams,
     schema: S,
     ro: RequestOptions,
-  ): Promise<z.infer<S>> {
+  ): Promise<{ value: z.infer<S>; text: string }> {
     const endpoint = `GET ${path}`;
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(params)) if (v !== undefined) query.set(k, String(v));
@@ -182,11 +189,16 @@ export function createExchangeClient(opts: ExchangeClientOptions): ExchangeClien
         );
         continue;
       }
-      return parsed.data;
+      return { value: parsed.data, text };
     }
   }
 
-  return { baseUrl, budget, get };
+  return {
+    baseUrl,
+    budget,
+    get: async (path, params, schema, ro) => (await getWithText(path, params, schema, ro)).value,
+    getWithText,
+  };
 }
 
 /** A 4xx keeps the exchange's `{code,msg}` (e.g. -1121 Invalid symbol.) all the way to the workflow. */

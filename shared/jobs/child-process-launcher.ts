@@ -1,10 +1,11 @@
 /**
  * JobLauncher on local child processes (embedded and local+Kafka modes): runs the same entrypoint
- * a Job image runs, `node --import tsx functions/<target>/main.ts`, with the parent's environment
+ * a Job image runs, `functions/<target>/main.ts` (through tsx, or bundled: `bundleDir`), with the parent's environment
  * plus the job's and `STREAMFORGE_COMMAND`. The child's output lines go into the parent's log
  * with the queue_id; cancel sends SIGTERM (the child drains) and SIGKILL after a grace period.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,14 @@ export interface ChildProcessLauncherOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** SIGTERM → SIGKILL grace; default 10 s. */
   killGraceMs?: number;
+  /**
+   * Bundle each target's entry once (esbuild, dependencies left external) into this directory and
+   * run the bundle with plain node instead of through tsx. A loader then starts in ~0.27 s instead
+   * of ~0.54 s, with ~0.4 CPU-s less (measured on the 2-core dev VM: `time node <bundle>` against
+   * `time node --import tsx functions/loader-api/main.ts`); a build takes ~50 ms. Rebuilt once per
+   * launcher, so a changed source is never run stale. Unset: tsx, as a Job image runs it.
+   */
+  bundleDir?: string;
 }
 
 interface Running {
@@ -62,6 +71,43 @@ function forward(log: Logger, line: string, stream: 'stdout' | 'stderr'): void {
 export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): JobLauncher {
   const cwd = opts.cwd ?? REPO_ROOT;
   const entryFor = opts.entryFor ?? ((target: string) => `functions/${target}/main.ts`);
+  const bundles = new Map<string, Promise<string[]>>();
+
+  /** Node's arguments for a target: its bundle when bundling (built on first use), else tsx. */
+  function argsFor(target: string): Promise<string[]> {
+    const viaTsx = ['--import', 'tsx', entryFor(target)];
+    if (opts.bundleDir === undefined) return Promise.resolve(viaTsx);
+    let p = bundles.get(target);
+    if (p === undefined) {
+      const outfile = path.resolve(cwd, opts.bundleDir, `${target}.mjs`);
+      // Built under a name of its own, then renamed: another platform on the same checkout may
+      // be starting the same file at this moment (rename is atomic).
+      const tmp = `${outfile}.${process.pid}.tmp`;
+      p = import('esbuild')
+        .then((esbuild) =>
+          esbuild.build({
+            entryPoints: [path.resolve(cwd, entryFor(target))],
+            bundle: true,
+            platform: 'node',
+            format: 'esm',
+            target: 'node20',
+            packages: 'external',
+            outfile: tmp,
+            logLevel: 'silent',
+          }),
+        )
+        .then(() => rename(tmp, outfile))
+        .then(
+          () => [outfile],
+          (err: unknown) => {
+            opts.logger.warn({ err, target }, 'bundling the job entry failed; running it through tsx');
+            return viaTsx;
+          },
+        );
+      bundles.set(target, p);
+    }
+    return p;
+  }
   const killGraceMs = opts.killGraceMs ?? 10_000;
   const listeners: ((exit: JobExit) => void)[] = [];
   /** Children per queue id (an older attempt may still be stopping while the next one runs). */
@@ -80,7 +126,7 @@ export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): J
   return {
     async launch(spec: JobSpec): Promise<JobHandle> {
       const cmd = spec.command;
-      const child = spawn(process.execPath, ['--import', 'tsx', entryFor(cmd.target)], {
+      const child = spawn(process.execPath, await argsFor(cmd.target), {
         cwd,
         env: { ...(opts.baseEnv ?? process.env), ...spec.env, STREAMFORGE_COMMAND: JSON.stringify(cmd) },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,7 +13,7 @@ import {
   seriesKey,
   type SeriesId,
 } from '../contracts/records.ts';
-import { checkRows, recordFromRow, rowSpec, type Row } from '../contracts/rows.ts';
+import { checkRows, recordFromRow, rowSpec, wasChecked, type Row } from '../contracts/rows.ts';
 import { InvalidInputError } from '../runtime/errors.ts';
 import type { FindQuery, Range, RangeQuery, RowBatch, SeriesRecord } from './store.ts';
 
@@ -208,7 +208,8 @@ export function checkRowBatch(batch: RowBatch): CheckedRowBatch {
   const rows = batch.rows as unknown;
   if (!Array.isArray(rows)) throw new InvalidInputError('rows must be an array');
   const { check } = rowSpec(kind.data);
-  for (let i = 0; i < rows.length; i++) {
+  // Rows the sink already checked (rows.ts checkRows) are not checked a second time.
+  for (let i = 0; i < rows.length && !wasChecked(rows); i++) {
     if (check(rows[i])) continue;
     const { bad } = checkRows(kind.data, [rows[i]]);
     if (bad.length > 0)

@@ -6,6 +6,7 @@
  * next page's request: a loader that fetched one page at a time would never send it, and its
  * publish fails instead.
  */
+import { JsonText } from '../../shared/bus/kafka-binding.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runLoader } from '../../functions/loader-api/handler.ts';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
@@ -41,7 +42,9 @@ function holdingBus(
       publish: async (t, messages) => {
         if (t === topic) {
           for (const m of messages) {
-            const seq = (m.event.data as DataBatch).seq;
+            // A whole exchange page travels pre-encoded (JsonText): read it as the sink will.
+            const data: unknown = m.event.data instanceof JsonText ? m.event.data.toJSON() : m.event.data;
+            const seq = (data as DataBatch).seq;
             await until(() => ready(seq), 5000);
             held.push({ seq, seen: snapshot() });
           }

@@ -726,6 +726,9 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.close(); // idempotent
         await expect(store.ping()).rejects.toBeInstanceOf(DependencyError);
         await expect(store.upsertRecords(c, [kline(SERIES, T0)])).rejects.toBeInstanceOf(DependencyError);
+        await expect(
+          store.upsertRows(c, { kind: 'kline', series: BTC_1M, rows: [klineRow(kline(SERIES, T0))] }),
+        ).rejects.toBeInstanceOf(DependencyError);
         await expect(store.rangeQuery(c, { series: SERIES, limit: 1 })).rejects.toBeInstanceOf(
           DependencyError,
         );
