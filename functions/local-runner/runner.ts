@@ -132,7 +132,13 @@ export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
 
   async function subscribeSource(source: KafkaSource): Promise<Subscription> {
     const name = source.metadata.name;
-    const url = resolveDestination(source.spec.sink, opts.resolveService);
+    const sinkRef = source.spec.sink.ref;
+    const direct =
+      sinkRef !== undefined && source.spec.sink.uri === undefined ? opts.direct?.(sinkRef.name) : undefined;
+    // An in-process sink needs no address; the name stands in for it in logs and dead letters.
+    const url =
+      resolveDestination(source.spec.sink, opts.resolveService) ??
+      (direct && sinkRef ? `inproc://${sinkRef.name}` : undefined);
     if (url === undefined)
       throw new Error(`KafkaSource ${name}: sink ${JSON.stringify(source.spec.sink)} does not resolve here`);
     const deps: DispatchDeps = {
@@ -145,10 +151,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
       signal: abort.signal,
       requestSignal: abortRequests.signal,
       agents,
-      direct:
-        source.spec.sink.ref !== undefined && source.spec.sink.uri === undefined
-          ? opts.direct?.(source.spec.sink.ref.name)
-          : undefined,
+      direct,
       onRetry: (r) => {
         stats.retries += 1;
         opts.onRetry?.({ source: name, ...r });

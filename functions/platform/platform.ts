@@ -171,8 +171,6 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           { ...cfg, BINANCE_API_URL: exchange.api, BINANCE_FAPI_URL: exchange.fapi },
           jobEnv,
         ),
-        // queue-events reach the manager through the runner, as through its KafkaSource in a cluster.
-        subscribeQueueEvents: false,
       },
     });
     await manager.start();

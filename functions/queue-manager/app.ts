@@ -1,15 +1,14 @@
 /**
  * The queue-manager: the runtime's app (health, metrics, CloudEvent intake on POST /) plus the
- * workflow API, the `/series` read API, the bus intake of queue-events and the stall watchdog.
+ * workflow API, the `/series` read API and the stall watchdog. Queue-events arrive on POST / only
+ * (its KafkaSource, or the local runner), its one intake.
  * `createManager` has no side effects until `start()`, so the platform runner can embed it.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Registry } from 'prom-client';
-import type { BusEvent, EventBus, IncomingMessage, Subscription } from '../../shared/bus/event-bus.ts';
-import { EventTypes, Topics } from '../../shared/contracts/events.ts';
+import type { BusEvent, EventBus } from '../../shared/bus/event-bus.ts';
 import type { JobLauncher } from '../../shared/jobs/job-launcher.ts';
 import { createFunctionApp, type FunctionApp } from '../../shared/runtime/app.ts';
-import { InvalidInputError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -23,8 +22,6 @@ import { registerSeriesRoutes } from './series-routes.ts';
 import { createWatchdog } from './watchdog.ts';
 
 export const FUNCTION_NAME = 'queue-manager';
-/** Consumer group of the bus intake (local modes). */
-export const EVENTS_GROUP = 'queue-manager';
 
 export interface ManagerDeps {
   store: Store;
@@ -43,9 +40,9 @@ export interface Manager {
   service: WorkflowService;
   /** The folding path, for a platform runner that delivers queue-events itself. */
   handleEvent(event: BusEvent): Promise<IngestOutcome>;
-  /** Creates the collection, subscribes to queue-events (if configured), resumes the watchdog. */
+  /** Creates the collection and resumes the watchdog. */
   start(): Promise<void>;
-  /** Stops the watchdog and the subscription (store, bus and launcher stay open: the caller owns them). */
+  /** Stops the watchdog (store, bus and launcher stay open: the caller owns them). */
   stop(): Promise<void>;
 }
 
@@ -68,7 +65,6 @@ export function createManager(deps: ManagerDeps): Manager {
     intervalMs: settings.watchdogIntervalMs,
     logger,
   });
-  let subscription: Subscription | undefined;
 
   const functionApp = createFunctionApp({
     name: FUNCTION_NAME,
@@ -88,17 +84,6 @@ export function createManager(deps: ManagerDeps): Manager {
   registerWorkflowRoutes(app, service);
   registerSeriesRoutes(app, { store });
 
-  /** Bus intake: an event that can never be folded is logged and skipped, not retried forever. */
-  async function onMessage(msg: IncomingMessage): Promise<void> {
-    if (msg.event.type !== EventTypes.queueEvent) return;
-    try {
-      await service.ingestCloudEvent(msg.event);
-    } catch (err) {
-      if (!(err instanceof InvalidInputError)) throw err; // store trouble: the bus redelivers
-      logger.warn({ event_id: msg.event.id, issues: err.issues }, 'invalid queue-event skipped');
-    }
-  }
-
   return {
     app,
     functionApp,
@@ -106,21 +91,9 @@ export function createManager(deps: ManagerDeps): Manager {
     handleEvent: (event) => service.ingestCloudEvent(event),
     async start() {
       await repo.ensure();
-      if (settings.subscribeQueueEvents) {
-        await bus.ensureTopics([{ topic: Topics.events }, { topic: Topics.control }]);
-        subscription = await bus.subscribe({
-          groupId: EVENTS_GROUP,
-          topics: [Topics.events],
-          handler: onMessage,
-        });
-      }
       const active = await repo.active();
       logger.info(
-        {
-          active: active.length,
-          stall_timeout_ms: settings.stallTimeoutMs,
-          subscribed: settings.subscribeQueueEvents,
-        },
+        { active: active.length, stall_timeout_ms: settings.stallTimeoutMs },
         'queue-manager resumed watching workflows',
       );
       await watchdog.sweepNow();
@@ -128,8 +101,6 @@ export function createManager(deps: ManagerDeps): Manager {
     },
     async stop() {
       await watchdog.stop();
-      await subscription?.close();
-      subscription = undefined;
       service.close();
     },
   };

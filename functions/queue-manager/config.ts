@@ -48,8 +48,6 @@ export const ManagerConfig = BaseConfig.extend({
   JOB_TEMPLATE: z.string().default('knative/jobs/loader-job.yaml'),
   /** Seconds between polls of Job status (Kubernetes launcher). */
   JOB_POLL_INTERVAL_MS: env.int(10_000),
-  /** Fold queue-events from the bus directly (local modes); a KafkaSource POSTs them otherwise. */
-  SUBSCRIBE_QUEUE_EVENTS: env.bool(true),
   BINANCE_API_URL: z.url().default('https://api.binance.com'),
   BINANCE_FAPI_URL: z.url().default('https://fapi.binance.com'),
 });
@@ -68,7 +66,6 @@ export interface ManagerSettings {
   requireImage: boolean;
   /** Extra environment for every job (exchange URLs, bus bridge, store path). */
   jobEnv: Record<string, string>;
-  subscribeQueueEvents: boolean;
 }
 
 export const DEFAULT_SETTINGS: ManagerSettings = {
@@ -79,7 +76,6 @@ export const DEFAULT_SETTINGS: ManagerSettings = {
   jobImages: {},
   requireImage: false,
   jobEnv: {},
-  subscribeQueueEvents: true,
 };
 
 export function settingsFromConfig(
@@ -99,6 +95,5 @@ export function settingsFromConfig(
       BINANCE_FAPI_URL: cfg.BINANCE_FAPI_URL,
       ...extraJobEnv,
     },
-    subscribeQueueEvents: cfg.SUBSCRIBE_QUEUE_EVENTS,
   };
 }

@@ -118,10 +118,10 @@ describe('each cross-reference check reports a broken copy', () => {
       /dummy-service: loadConfig\(DummyConfig\): LOG_LEVEL/,
     ],
     [
-      'the manager subscribing as well as its KafkaSource',
+      'the manager launching Jobs as child processes in a cluster',
       'service environments',
-      () => edit('knative/queue-manager.yaml', 0, (d) => setAt(d, [...CONTAINER, 'env', 1, 'value'], 'true')),
-      /SUBSCRIBE_QUEUE_EVENTS must be false/,
+      () => edit(CONFIG, 0, (d) => setAt(d, ['data', 'JOB_LAUNCHER'], 'child')),
+      /JOB_LAUNCHER must be "kubernetes" in a cluster, is "child"/,
     ],
     [
       'an envFrom naming a missing ConfigMap',

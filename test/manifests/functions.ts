@@ -52,11 +52,7 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
       'JOB_IMAGES',
       'JOB_TEMPLATE',
     ],
-    expect: (cfg) => [
-      ...is(cfg, 'JOB_LAUNCHER', 'kubernetes'),
-      // Its KafkaSource delivers queue-events; a direct subscription as well would fold each twice.
-      ...is(cfg, 'SUBSCRIBE_QUEUE_EVENTS', false),
-    ],
+    expect: (cfg) => is(cfg, 'JOB_LAUNCHER', 'kubernetes'),
     // Set by Kubernetes in every pod; selects the in-cluster kube config.
     externalEnv: ['KUBERNETES_SERVICE_HOST'],
   },

@@ -1,4 +1,8 @@
-/** A manager over real adapters (memory bus, SQLite temp file) and a fake launcher at the port. */
+/**
+ * A manager over real adapters (memory bus, SQLite temp file) and a fake launcher at the port,
+ * with its one intake: the local runner delivering queue-events from the bus as its KafkaSource
+ * (kafka-sources/queue-manager.yaml) does, in-process.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +15,9 @@ import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import type { Store } from '../../shared/store/store.ts';
+import { createLocalRunner } from '../../functions/local-runner/runner.ts';
 import { createManager, type Manager } from '../../functions/queue-manager/app.ts';
+import { loadTopology } from '../../shared/topology/load.ts';
 import type { ManagerSettings } from '../../functions/queue-manager/config.ts';
 
 export const logger = createLogger('test', 'silent');
@@ -83,6 +89,16 @@ export async function startManager(opts: {
     ...(opts.now ? { now: opts.now } : {}),
   });
   await manager.start();
+  const topology = await loadTopology(path.resolve(import.meta.dirname, '../../kafka-sources'));
+  const runner = createLocalRunner({
+    bus,
+    sources: topology.sources.map((s) => s.source).filter((s) => s.spec.sink.ref?.name === 'queue-manager'),
+    resolveService: () => undefined,
+    direct: (name) => (name === 'queue-manager' ? manager.functionApp.deliver : undefined),
+    deadLetterTopic: Topics.deadLetter,
+    logger,
+  });
+  await runner.start();
   const commands: QueueCommand[] = [];
   const sub = await bus.subscribe({
     groupId: `test-${Math.random()}`,
@@ -110,6 +126,7 @@ export async function startManager(opts: {
     },
     close: async () => {
       await sub.close();
+      await runner.stop();
       await manager.stop();
       if (!opts.bus) await bus.close();
       await store.close();

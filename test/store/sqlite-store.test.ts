@@ -431,6 +431,52 @@ describe('sqlite typed series tables', () => {
     await store.close();
   });
 
+  it('counts large row batches exactly: new, changed, identical and repeated keys mixed', async () => {
+    // Past the multi-row statements (64 rows), with a remainder, through both write paths
+    // (insert first, and look first after a chunk met stored rows).
+    const store = createSqliteStore({ path: join(dir, 'typed-large.sqlite') });
+    const c = freshName();
+    const at = (i: number, close = '1.00000000'): SeriesRecord => kline(series, T0 + i * 60_000, close);
+    const batch = (recs: SeriesRecord[]): RowBatch => klineBatch(recs);
+    const first = Array.from({ length: 150 }, (_, i) => at(i));
+    expect(await store.upsertRows(c, batch(first))).toEqual({ inserted: 150, updated: 0, unchanged: 0 });
+    expect(await store.upsertRows(c, batch(structuredClone(first)))).toEqual({
+      inserted: 0,
+      updated: 0,
+      unchanged: 150,
+    });
+    const mixed: SeriesRecord[] = [];
+    for (let i = 0; i < 250; i++) mixed.push(at(i, i % 3 === 0 ? '2.00000000' : '1.00000000'));
+    for (let i = 0; i < 7; i++) mixed.splice(i * 30, 0, at(200 + i, '9.00000000'));
+    const changed = first.filter((_, i) => i % 3 === 0).length;
+    expect(await store.upsertRows(c, batch(mixed))).toEqual({
+      inserted: 100,
+      updated: changed,
+      unchanged: mixed.length - 100 - changed,
+    });
+    expect(await store.getRecord(c, at(3).key)).toEqual(at(3, '2.00000000').doc);
+    expect(await store.getRecord(c, at(203).key)).toEqual(at(203).doc); // the later copy won
+    // New rows first (insert first), then stored ones, every fifth changed.
+    const tail = [
+      ...Array.from({ length: 100 }, (_, i) => at(250 + i)),
+      ...Array.from({ length: 100 }, (_, i) =>
+        at(i, i % 5 === 0 ? '3.00000000' : i % 3 === 0 ? '2.00000000' : '1.00000000'),
+      ),
+    ];
+    expect(await store.upsertRows(c, batch(tail))).toEqual({ inserted: 100, updated: 20, unchanged: 80 });
+    // Records of two series in one upsertRecords: the path of several series.
+    const other = (i: number): SeriesRecord => kline('spot:ETHUSDT:klines_1m', T0 + i * 60_000);
+    const two = Array.from({ length: 80 }, (_, i) => other(i));
+    for (let i = 0; i < 10; i++) two.splice(i * 8, 0, at(i, '4.00000000'));
+    expect(await store.upsertRecords(c, two)).toEqual({ inserted: 80, updated: 10, unchanged: 0 });
+    expect(await store.count(c)).toBe(430);
+    expect(await store.count(c, series)).toBe(350);
+    const page = await store.rangeQuery(c, { series, from: T0 + 60 * 60_000, limit: 70 });
+    expect(page.map((r) => r.time)).toEqual(Array.from({ length: 70 }, (_, i) => T0 + (60 + i) * 60_000));
+    expect((await store.rangeQuery(c, { series, limit: 1 }))[0]!.doc['close']).toBe('4.00000000');
+    await store.close();
+  });
+
   it('orders equal times by id as a number, and refuses a cursor that names no id', async () => {
     // Keys compare as strings elsewhere ('…:t:1000' < '…:t:999'); a typed table compares ids.
     const store = createSqliteStore({ path: join(dir, 'typed-order.sqlite') });
