@@ -30,7 +30,11 @@ const logger = createLogger('platform', cfg.LOG_LEVEL);
 
 const platform = await startPlatform({ cfg, logger }).catch((err: unknown) => {
   if (err instanceof TopologyError) logger.fatal({ problems: err.problems }, err.message);
-  else logger.fatal({ err }, 'the platform failed to start');
+  else {
+    logger.fatal({ err }, 'the platform failed to start');
+    // Said plainly too: e.g. a SQLite file of an unknown layout, named with what to do about it.
+    print(`The platform failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  }
   process.exit(1);
 });
 banner(

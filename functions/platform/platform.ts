@@ -18,7 +18,8 @@ import path from 'node:path';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { createIngress } from '../../shared/bus/ingress.ts';
-import { Topics } from '../../shared/contracts/events.ts';
+import { Topics, canonicalCollection } from '../../shared/contracts/events.ts';
+import { RECORD_KINDS } from '../../shared/contracts/records.ts';
 import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
 import type { FunctionApp } from '../../shared/runtime/app.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
@@ -104,6 +105,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       log('bus'),
     );
     closers.push(() => bus.close());
+
+    // The canonical datasets, typed: a file of an earlier layout is migrated now, or refused here
+    // with its path named, not on the first batch.
+    for (const kind of RECORD_KINDS) await store.ensureCollection(canonicalCollection(kind), 'series', kind);
 
     const topology = await loadTopology(path.resolve(REPO_ROOT, cfg.TOPOLOGY_DIR));
     await bus.ensureTopics(topology.topics);

@@ -209,7 +209,8 @@ export function checkRowBatch(batch: RowBatch): CheckedRowBatch {
   if (!Array.isArray(rows)) throw new InvalidInputError('rows must be an array');
   const { check } = rowSpec(kind.data);
   // Rows the sink already checked (rows.ts checkRows) are not checked a second time.
-  for (let i = 0; i < rows.length && !wasChecked(rows); i++) {
+  const checked = wasChecked(rows);
+  for (let i = 0; i < rows.length && !checked; i++) {
     if (check(rows[i])) continue;
     const { bad } = checkRows(kind.data, [rows[i]]);
     if (bad.length > 0)
