@@ -84,8 +84,8 @@ export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): J
       // be starting the same file at this moment (rename is atomic).
       const tmp = `${outfile}.${process.pid}.tmp`;
       p = import('esbuild')
-        .then((esbuild) =>
-          esbuild.build({
+        .then(async (esbuild) => {
+          await esbuild.build({
             entryPoints: [path.resolve(cwd, entryFor(target))],
             bundle: true,
             platform: 'node',
@@ -94,8 +94,10 @@ export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): J
             packages: 'external',
             outfile: tmp,
             logLevel: 'silent',
-          }),
-        )
+          });
+          // esbuild keeps a service process for further builds: this launcher makes no more.
+          await esbuild.stop();
+        })
         .then(() => rename(tmp, outfile))
         .then(
           () => [outfile],
