@@ -97,6 +97,35 @@ function condition(schema: z.core.$ZodType, v: string, bind: (x: unknown) => str
 }
 
 /**
+ * Values bound into a compiled function by name (`bind`), and the function built from its body
+ * over the argument `r`; undefined when code generation is disallowed
+ * (--disallow-code-generation-from-strings). Only schema keys (JSON-quoted) and bound names ever
+ * reach the source, never data.
+ */
+function compiler(): { bind: (x: unknown) => string; build: <F>(body: string) => F | undefined } {
+  const names: string[] = [];
+  const values: unknown[] = [];
+  return {
+    bind: (x) => {
+      names.push(`b${names.length}`);
+      values.push(x);
+      return names[names.length - 1] as string;
+    },
+    build: <F>(body: string): F | undefined => {
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-implied-eval
+        const factory = new Function(...names, `return function compiled(r) {\n${body}\n};`) as (
+          ...bound: unknown[]
+        ) => F;
+        return factory(...values);
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
  * Compiles the predicate of an object schema: the value zod would output when it accepts the
  * input, undefined when it may not (then ask zod), or no predicate at all (undefined) when any
  * part of the schema is not understood.
@@ -106,13 +135,7 @@ export function compileAcceptor(schema: z.core.$ZodType): Accept | undefined {
   if (def.type !== 'object' || def.catchall !== undefined || (def.checks ?? []).length > 0) return undefined;
   const shape = def.shape ?? {};
   if (Object.getOwnPropertySymbols(shape).length > 0) return undefined;
-  const names: string[] = [];
-  const values: unknown[] = [];
-  const bind = (x: unknown): string => {
-    names.push(`b${names.length}`);
-    values.push(x);
-    return names[names.length - 1] as string;
-  };
+  const { bind, build } = compiler();
   const body = ['if (typeof r !== "object" || r === null || Array.isArray(r)) return undefined;'];
   // Output keys in shape order, as zod writes them: a literal for the leading required keys,
   // then assignments, optional keys only when present (`in`, as zod's own object parser does).
@@ -143,16 +166,7 @@ export function compileAcceptor(schema: z.core.$ZodType): Accept | undefined {
     }
   }
   body.push(`const o = { ${literal.join(', ')} };`, ...after, 'return o;');
-  try {
-    // Only the schema's own keys (JSON-quoted) and bound-variable names reach the source.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const factory = new Function(...names, `return function accept(r) {\n${body.join('\n')}\n};`) as (
-      ...bound: unknown[]
-    ) => Accept;
-    return factory(...values);
-  } catch {
-    return undefined; // code generation disallowed (--disallow-code-generation-from-strings)
-  }
+  return build<Accept>(body.join('\n'));
 }
 
 /**
@@ -165,13 +179,7 @@ export function compileTupleCheck(
   elements: readonly z.core.$ZodType[],
 ): ((value: unknown) => boolean) | undefined {
   if (z.config().jitless === true) return undefined;
-  const names: string[] = [];
-  const values: unknown[] = [];
-  const bind = (x: unknown): string => {
-    names.push(`b${names.length}`);
-    values.push(x);
-    return names[names.length - 1] as string;
-  };
+  const { bind, build } = compiler();
   const parts = ['Array.isArray(r)', `r.length === ${elements.length}`];
   let understood = 0;
   for (const [i, el] of elements.entries()) {
@@ -181,15 +189,7 @@ export function compileTupleCheck(
     parts.push(`(${cond})`);
   }
   if (understood === 0) return undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const factory = new Function(...names, `return function check(r) { return ${parts.join(' && ')}; };`) as (
-      ...bound: unknown[]
-    ) => (value: unknown) => boolean;
-    return factory(...values);
-  } catch {
-    return undefined;
-  }
+  return build<(value: unknown) => boolean>(`return ${parts.join(' && ')};`);
 }
 
 /**

@@ -10,6 +10,7 @@ import { RECORD_KINDS, type RecordKind } from '../../shared/contracts/records.ts
 import { recordFromRow, rowFromRecord, rowSpec, type RowValue } from '../../shared/contracts/rows.ts';
 import { validateRows } from '../../functions/arango-connector/handler.ts';
 import { SAMPLES, klineBatch, klineRow } from './helpers.ts';
+import { ABSENT, EDGE_VALUES } from '../contracts/edge-values.ts';
 
 /** The definition: one zod safeParse of the row tuple per row. */
 function reference(batch: DataBatch) {
@@ -31,42 +32,10 @@ function reference(batch: DataBatch) {
   return { good, bad };
 }
 
-const ABSENT = Symbol('absent');
-/** Values tried in every column: edge cases of each type the rows use. */
+/** Values tried in every column: the shared edge values and the rows' own. */
 const VALUES: unknown[] = [
-  ABSENT,
-  undefined,
-  null,
-  true,
-  false,
-  0,
-  -0,
-  1,
-  -1,
-  1.5,
-  Number.NaN,
-  Infinity,
-  -Infinity,
-  2 ** 53,
-  -(2 ** 53),
-  Number.MAX_SAFE_INTEGER,
-  '',
-  '0',
-  '-0',
-  '1.',
-  '.5',
-  '-1.25',
-  '+1',
-  ' 1',
-  '1\n',
-  '1e5',
-  '١٢',
-  '0x10',
-  'x',
+  ...EDGE_VALUES,
   '1634942949263',
-  [],
-  {},
-  ['1', '2'],
   [['1', '2']],
   [['1', '2', '3']],
   [['1']],

@@ -7,92 +7,17 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RECORD_KINDS, RECORD_SCHEMAS, type RecordOfKind } from '../../shared/contracts/records.ts';
 import { compileAcceptor, compileTupleCheck, fastParser } from '../../shared/contracts/fast-parse.ts';
-import { kline } from '../arango-connector/helpers.ts';
+import { SAMPLES as BATCH_SAMPLES } from '../arango-connector/helpers.ts';
+import { ABSENT, EDGE_VALUES } from './edge-values.ts';
 
-const SAMPLES: { [K in keyof RecordOfKind]: RecordOfKind[K] } = {
-  kline: kline(0),
-  trade: {
-    market: 'spot',
-    symbol: 'BTCUSDT',
-    id: 1111468873,
-    price: '61234.56000000',
-    qty: '0.00100000',
-    quote_qty: '61.23456000',
-    time: 1634942949263,
-    is_buyer_maker: true,
-    is_best_match: true,
-  },
-  agg_trade: {
-    market: 'usdm',
-    symbol: 'ETHUSDT',
-    agg_id: 966492862,
-    price: '4012.5',
-    qty: '3',
-    first_trade_id: 1,
-    last_trade_id: 3,
-    time: 1634942949263,
-    is_buyer_maker: false,
-  },
-  depth: {
-    market: 'usdm',
-    symbol: 'SUSHIUSDT',
-    event_time: 1626992741037,
-    first_update_id: 600859599090,
-    final_update_id: 600859600917,
-    bids: [['7.5040', '813']],
-    asks: [],
-  },
-  book_ticker: {
-    market: 'spot',
-    symbol: 'NKNUSDT',
-    update_id: 499869768,
-    time: 1633998512000,
-    bid_price: '0.35210000',
-    bid_qty: '672.00000000',
-    ask_price: '0.35260000',
-    ask_qty: '3199.00000000',
-  },
-  funding: {
-    market: 'usdm',
-    symbol: 'BTCUSDT',
-    funding_time: 1570608000000,
-    funding_rate: '-0.00010000',
-    mark_price: '8000.1',
-  },
-};
+/** One valid record of every kind (the connector tests' samples). */
+const SAMPLES = Object.fromEntries(
+  Object.entries(BATCH_SAMPLES).map(([kind, s]) => [kind, s.records[0]]),
+) as { [K in keyof RecordOfKind]: RecordOfKind[K] };
 
-const ABSENT = Symbol('absent');
-/** Values tried in every field: edge cases of each type the schemas use. */
+/** Values tried in every field: the shared edge values and the schemas' own strings. */
 const VALUES: unknown[] = [
-  ABSENT,
-  undefined,
-  null,
-  true,
-  false,
-  0,
-  -0,
-  1,
-  -1,
-  1.5,
-  Number.NaN,
-  Infinity,
-  -Infinity,
-  2 ** 53,
-  -(2 ** 53),
-  Number.MAX_SAFE_INTEGER,
-  '',
-  '0',
-  '-0',
-  '1.',
-  '.5',
-  '-1.25',
-  '+1',
-  ' 1',
-  '1\n',
-  '1e5',
-  '١٢',
-  '0x10',
-  'x',
+  ...EDGE_VALUES,
   'spot',
   'usdm',
   'SPOT',
@@ -103,9 +28,6 @@ const VALUES: unknown[] = [
   '1m',
   '1M',
   '5m',
-  [],
-  {},
-  ['1', '2'],
 ];
 
 /** Inputs derived from a valid record: every value in every field, and other shapes. */
