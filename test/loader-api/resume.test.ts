@@ -15,7 +15,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runLoader } from '../../functions/loader-api/handler.ts';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { createIngress } from '../../shared/bus/ingress.ts';
-import { Topics } from '../../shared/contracts/events.ts';
+import { createConnector } from '../../functions/arango-connector/app.ts';
+import { EventTypes, Topics, canonicalCollection } from '../../shared/contracts/events.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import {
   TIME_CALLS,
@@ -87,7 +88,7 @@ describe('resume from the checkpoint', () => {
     expect(got.events.find((e) => e.message === 'loader finished')?.batches_published).toBe(pages);
   });
 
-  it('child process killed with SIGKILL mid-range: the next run resumes and every candle is published', async () => {
+  it('child process killed with SIGKILL mid-range: the next run resumes; every candle is stored once', async () => {
     const sim: Sim = await startSim({ weightLimit: 0 });
     cleanups.push(() => sim.close());
     const bus = memoryBus();
@@ -101,6 +102,23 @@ describe('resume from the checkpoint', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sf-loader-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const got = await collect(bus, TOPIC);
+    // The sink, as the platform runs it: every batch and the loader's final event to the connector.
+    const sinkStore = createSqliteStore({ path: ':memory:' });
+    const connector = createConnector({ store: sinkStore, bus, logger: silent });
+    await connector.start();
+    const sink = await bus.subscribe({
+      groupId: 'sink',
+      topics: [TOPIC, Topics.events],
+      handler: async (m) => {
+        if (m.topic === TOPIC || m.event.type === EventTypes.queueEvent)
+          await connector.handler.handleEvent(m.event);
+      },
+    });
+    cleanups.push(async () => {
+      await sink.close();
+      await connector.stop();
+      await sinkStore.close();
+    });
     const days = 15;
     const cmd = command({ type: 'api_candles_1m', start: T0, end: T0 + days * DAY, kafka_topic: TOPIC });
     const env = {
@@ -156,6 +174,11 @@ describe('resume from the checkpoint', () => {
     expect(got.batches.length - n).toBeLessThanOrEqual(1);
     const times = new Set(got.batches.flatMap((x) => x.rows.map((r) => Number((r as unknown[])[0]))));
     expect(times.size).toBe(days * 1440);
+    // Stored: every candle once, and the workflow completed with each counted once.
+    const completed = () => got.events.find((e) => e.status === 'completed');
+    await until(() => completed() !== undefined);
+    expect(await sinkStore.count(canonicalCollection('kline'))).toBe(days * 1440);
+    expect(completed()?.records_written).toBe(days * 1440);
     // The /time calls of both runs, the pages, and at most the pages in flight at the kill plus the duplicate.
     expect((await sim.stats()).requests).toBeLessThanOrEqual(2 * TIME_CALLS + n + 2 + 1);
   });
