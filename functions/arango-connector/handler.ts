@@ -9,12 +9,13 @@
  * an event that can never succeed; OverloadedError (429) and DependencyError (503) are retried.
  */
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
 import type { BusEvent, EventBus } from '../../shared/bus/event-bus.ts';
-import { SafeName } from '../../shared/contracts/common.ts';
+import { SafeName, Symbol as SymbolName } from '../../shared/contracts/common.ts';
 import { DataBatch, EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
 import { RecordKind, datasetKind, seriesKey } from '../../shared/contracts/records.ts';
 import { checkRows, type Row } from '../../shared/contracts/rows.ts';
-import { QueueEvent } from '../../shared/contracts/workflow.ts';
+import { QueueEvent, QueueId } from '../../shared/contracts/workflow.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import {
   AppError,
@@ -26,7 +27,7 @@ import type { Logger } from '../../shared/runtime/logger.ts';
 import { COVERAGE_COLLECTION, recordCoverage } from '../../shared/store/coverage.ts';
 import type { Store, UpsertResult } from '../../shared/store/store.ts';
 import { connectorMetrics } from './metrics.ts';
-import { createProgressTracker, type WorkflowRef } from './progress.ts';
+import { createProgressTracker, typeFromQueueId, type WorkflowRef } from './progress.ts';
 import { FUNCTION_NAME, PROGRESS_COLLECTION, type DeadLetter, type DeadLetterReason } from './schema.ts';
 
 export interface ConnectorHandlerDeps {
@@ -56,6 +57,14 @@ interface Rejected {
 }
 
 const DATA_PREFIX = 'io.streamforge.data.';
+
+/** The workflow a data event's payload names, read loosely from a batch that failed its schema. */
+const BatchOwner = z.object({
+  queue_id: QueueId,
+  symbol: SymbolName,
+  attempt: z.number().int().positive().optional(),
+  seq: z.number().int().nonnegative().optional(),
+});
 
 /** Documents collections of the platform: a data batch must never be written into one. */
 const RESERVED = new Set([COVERAGE_COLLECTION, PROGRESS_COLLECTION, 'loader_checkpoints', 'workflows']);
@@ -236,12 +245,59 @@ export function createConnectorHandler(deps: ConnectorHandlerDeps) {
       return outcome;
     } catch (err) {
       metrics.batches.inc({ outcome: err instanceof AppError ? String(err.status) : 'error' });
+      if (err instanceof InvalidInputError) await reportRejected(event, err, log);
       throw err;
     } finally {
       stop();
       inFlight -= 1;
       metrics.inFlight.dec();
     }
+  }
+
+  /**
+   * A data batch that can never be stored (400) means its workflow can never complete: say so on
+   * `queue-events` at once, with the reason, instead of leaving it to the stall watchdog. Only for
+   * a data event whose workflow can be told from its payload; best effort (the 400 stands anyway).
+   */
+  async function reportRejected(event: BusEvent, err: InvalidInputError, log: Logger): Promise<void> {
+    if (
+      !event.type.startsWith(DATA_PREFIX) ||
+      !RecordKind.safeParse(event.type.slice(DATA_PREFIX.length)).success
+    )
+      return;
+    const ids = BatchOwner.safeParse(event.data);
+    const type = ids.success ? typeFromQueueId(ids.data.queue_id) : undefined;
+    if (!ids.success || type === undefined) return;
+    const issues = (err.issues ?? [])
+      .slice(0, 3)
+      .map((i) => {
+        const issue = i as { path?: unknown[]; message?: string };
+        return `${(issue.path ?? []).join('.') || '(batch)'}: ${issue.message ?? ''}`;
+      })
+      .join('; ');
+    const message = `batch ${ids.data.seq ?? '?'} rejected: ${err.message}${issues ? ` (${issues})` : ''}`;
+    const data = QueueEvent.safeParse({
+      queue_id: ids.data.queue_id,
+      producer: FUNCTION_NAME,
+      symbol: ids.data.symbol,
+      type,
+      attempt: ids.data.attempt ?? 1,
+      status: 'error',
+      finished: true,
+      message,
+      error: { code: 'BATCH_REJECTED', message, source: FUNCTION_NAME },
+      timestamp: new Date().toISOString(),
+    });
+    if (!data.success) return;
+    const ev = makeEvent({
+      type: EventTypes.queueEvent,
+      source: sourceOf(FUNCTION_NAME),
+      data: data.data,
+      extensions: { queueid: data.data.queue_id },
+    });
+    await bus
+      .publish(Topics.events, [{ key: data.data.symbol, event: ev }])
+      .catch((e: unknown) => log.warn({ err: e }, 'could not report the rejected batch on its workflow'));
   }
 
   /** A `queue-events` message: only a loader's final event (batches_published) matters here. */

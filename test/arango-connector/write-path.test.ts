@@ -125,8 +125,8 @@ describe('write path', () => {
     expect(bus.events(Topics.deadLetter)).toHaveLength(2);
   });
 
-  it('answers 400 for an event that can never succeed, and stores nothing', async () => {
-    const good = klineBatch(0, 5);
+  it('answers 400 for an event that can never succeed, stores nothing, and fails its workflow', async () => {
+    const good = klineBatch(0, 5, { queue_id: QUEUE_ID });
     const cases = [
       { ...good, type: 'io.streamforge.data.candles' },
       { ...good, type: 'com.example.unrelated' },
@@ -147,7 +147,20 @@ describe('write path', () => {
       expect(body.issues?.length).toBeGreaterThan(0);
     }
     expect(await store.count(KLINES)).toBe(0);
-    expect(bus.published).toHaveLength(0);
+    // Each rejected data batch whose workflow can be told (all but the unknown types and the one
+    // without a symbol) ends that workflow in error with the reason, instead of a silent stall.
+    const errors = bus.events(Topics.events).map((e) => QueueEvent.parse(e.data));
+    expect(errors).toHaveLength(6);
+    for (const e of errors)
+      expect(e).toMatchObject({
+        queue_id: QUEUE_ID,
+        producer: 'arango-connector',
+        status: 'error',
+        finished: true,
+        error: { code: 'BATCH_REJECTED', source: 'arango-connector' },
+      });
+    expect(errors.map((e) => e.error?.message).join('\n')).toMatch(/collection: not a safe collection name/);
+    expect(bus.events(Topics.deadLetter)).toHaveLength(0);
   });
 
   it('accepts a batch without a workflow (live data) and a batch whose records are all invalid', async () => {
