@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { RawFundingRate } from '../contracts/binance.ts';
-import type { RowValue } from '../contracts/rows.ts';
+import { fundingFromRaw } from '../contracts/records.ts';
+import { rowFromRecord, type RowValue } from '../contracts/rows.ts';
 import { linkedAbort, type Page, type PaginateOptions } from './pages.ts';
 import type { ExchangeClient } from './rest-client.ts';
 import { MAX_LIMIT, USDM_WEIGHTS } from './weights.ts';
@@ -18,8 +19,7 @@ export async function* fundingPages(
   s: { symbol: string },
   o: PaginateOptions,
 ): AsyncGenerator<Page<RowValue[]>> {
-  // The funding row (rows.ts ROW_COLUMNS): fundingTime, fundingRate, markPrice (absent → null).
-  const row = (r: RawFundingRate): RowValue[] => [r.fundingTime, r.fundingRate, r.markPrice || null];
+  const row = (r: RawFundingRate): RowValue[] => rowFromRecord('funding', fundingFromRaw(r));
   const to = Math.min(o.range.to, o.now());
   let from = Math.max(o.range.from, o.resume?.from ?? o.range.from);
   const link = linkedAbort(o.signal);

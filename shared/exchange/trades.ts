@@ -10,7 +10,8 @@
  */
 import { z } from 'zod';
 import { RawAggTrade, RawTrade } from '../contracts/binance.ts';
-import type { RowValue } from '../contracts/rows.ts';
+import { aggTradeFromRaw, tradeFromRaw } from '../contracts/records.ts';
+import { rowFromRecord, type RowValue } from '../contracts/rows.ts';
 import { linkedAbort, type Page, type PageCursor, type PaginateOptions } from './pages.ts';
 import type { ExchangeClient } from './rest-client.ts';
 import { MAX_LIMIT, SPOT_WEIGHTS } from './weights.ts';
@@ -70,6 +71,7 @@ export async function* aggTradePages(
   const link = linkedAbort(o.signal);
   const limit = MAX_LIMIT.aggTrades;
   const req = { weight: SPOT_WEIGHTS.aggTrades, signal: link.signal };
+  const at = { market: 'spot' as const, symbol: s.symbol };
   try {
     yield* idPaged(
       o,
@@ -83,8 +85,7 @@ export async function* aggTradePages(
       (fromId) => client.get('/api/v3/aggTrades', { symbol: s.symbol, fromId, limit }, RawAggTrades, req),
       (r) => r.a,
       (r) => r.T,
-      // The agg_trade row (rows.ts ROW_COLUMNS): a, p, q, f, l, T, m, M.
-      (r) => [r.a, r.p, r.q, r.f, r.l, r.T, r.m, r.M ?? null],
+      (r) => rowFromRecord('agg_trade', aggTradeFromRaw(r, at)),
     );
   } finally {
     link.abort();
@@ -99,6 +100,7 @@ export async function* tradePages(
 ): AsyncGenerator<Page<RowValue[]>> {
   const link = linkedAbort(o.signal);
   const limit = MAX_LIMIT.historicalTrades;
+  const at = { market: 'spot' as const, symbol: s.symbol };
   const history = (fromId: number): Promise<RawTrade[]> =>
     client.get('/api/v3/historicalTrades', { symbol: s.symbol, fromId, limit }, RawTrades, {
       weight: SPOT_WEIGHTS.historicalTrades,
@@ -125,8 +127,7 @@ export async function* tradePages(
       history,
       (r) => r.id,
       (r) => r.time,
-      // The trade row (rows.ts ROW_COLUMNS): id, price, qty, quoteQty, time, isBuyerMaker, isBestMatch.
-      (r) => [r.id, r.price, r.qty, r.quoteQty, r.time, r.isBuyerMaker, r.isBestMatch ?? null],
+      (r) => rowFromRecord('trade', tradeFromRaw(r, at)),
     );
   } finally {
     link.abort();
