@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/e2e.ts [--from 2024-01-01] [--to 2025-01-01] [--symbol BTCUSDT]
  *     [--symbols BTCUSDT,ETHUSDT,...] [--parts floor,ccxt,embedded,kafka] [--timeout 600]
- *   (SQLITE_WORKER=true|false: the platform's SQLite store on a worker thread or not)
+ *   (RUNNER_DELIVERY=http: the local runner POSTs every event to the functions, as in a cluster)
  *
  * 10 symbols × 1 month:
  *   node --import tsx bench/e2e.ts --from 2024-06-01 --to 2024-07-01 \
@@ -206,7 +206,11 @@ export async function runStreamForge(o: {
     DEMO: 'false',
     KAFKA_BROKERS: o.mode === 'kafka' ? (process.env['KAFKA_BROKERS'] ?? '') : '',
     KAFKA_CLIENT_ID: `bench-e2e-${o.mode}`,
-    ...(process.env['SQLITE_WORKER'] === undefined ? {} : { SQLITE_WORKER: process.env['SQLITE_WORKER'] }),
+    // RUNNER_DELIVERY=http: the runner POSTs to the functions as a KafkaSource does, instead of
+    // handing them the decoded event (the default): what the direct path buys.
+    ...(process.env['RUNNER_DELIVERY'] === undefined
+      ? {}
+      : { RUNNER_DELIVERY: process.env['RUNNER_DELIVERY'] }),
   });
   const logger = createLogger('bench-e2e-platform', cfg.LOG_LEVEL);
   const started = performance.now();

@@ -99,7 +99,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const sqlitePath = path.resolve(REPO_ROOT, cfg.SQLITE_PATH);
     const store = createStore({ ...cfg, SQLITE_PATH: sqlitePath }, log('store'));
     closers.push(() => store.close());
-    // The parent owns the bus: never the HTTP bridge, even if this process got a bridge URL.
+    // The parent owns the bus (children get the Publisher, create-bus.ts).
     const bus = createBus(
       { KAFKA_BROKERS: cfg.KAFKA_BROKERS, KAFKA_CLIENT_ID: cfg.KAFKA_CLIENT_ID },
       log('bus'),

@@ -64,7 +64,7 @@ export interface ManagerSettings {
   jobImages: Partial<Record<Target, string>>;
   /** Refuse a workflow whose target has no allowed image (the Kubernetes launcher needs one). */
   requireImage: boolean;
-  /** Extra environment for every job (exchange URLs, bus bridge, store path). */
+  /** Extra environment for every job (exchange URLs, ingress, store path). */
   jobEnv: Record<string, string>;
 }
 

@@ -97,7 +97,7 @@ function headerText(v: Buffer | string | (Buffer | string)[] | undefined): strin
 }
 
 /**
- * Checks an already encoded record (the HTTP bridge passes a child's records through without
+ * Checks an already encoded record (the ingress passes a child's records through without
  * parsing their data): its headers must carry a binary-mode CloudEvent. Like a Kafka broker, it
  * does not parse the value; a consumer that cannot decode it skips it (decodeEvent).
  */

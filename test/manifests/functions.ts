@@ -72,8 +72,8 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
     schemas: [own('LoaderConfig', LoaderConfig)],
     runsAs: 'job',
     clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL', 'STREAMFORGE_COMMAND'],
-    // A Job talks to Kafka directly; the HTTP bus bridge is the embedded mode's.
-    expect: (cfg) => is(cfg, 'STREAMFORGE_BUS_URL', undefined),
+    // A Job talks to Kafka directly; the ingress is the embedded mode's.
+    expect: (cfg) => is(cfg, 'STREAMFORGE_INGRESS_URL', undefined),
   },
 };
 
