@@ -15,7 +15,7 @@ import { SafeName, Symbol as SymbolName } from '../../shared/contracts/common.ts
 import { DataBatch, EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
 import { RecordKind, datasetKind, seriesKey } from '../../shared/contracts/records.ts';
 import { checkRows, type Row } from '../../shared/contracts/rows.ts';
-import { QueueEvent, QueueId } from '../../shared/contracts/workflow.ts';
+import { QueueEvent, QueueId, typeFromQueueId } from '../../shared/contracts/workflow.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import {
   AppError,
@@ -27,7 +27,7 @@ import type { Logger } from '../../shared/runtime/logger.ts';
 import { COVERAGE_COLLECTION, recordCoverage } from '../../shared/store/coverage.ts';
 import type { Store, UpsertResult } from '../../shared/store/store.ts';
 import { connectorMetrics } from './metrics.ts';
-import { createProgressTracker, typeFromQueueId, type WorkflowRef } from './progress.ts';
+import { createProgressTracker, type WorkflowRef } from './progress.ts';
 import { FUNCTION_NAME, PROGRESS_COLLECTION, type DeadLetter, type DeadLetterReason } from './schema.ts';
 
 export interface ConnectorHandlerDeps {

@@ -10,7 +10,12 @@
  */
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
-import { QueueEvent, WorkflowType, type QueueEventInput } from '../../shared/contracts/workflow.ts';
+import {
+  QueueEvent,
+  typeFromQueueId,
+  type QueueEventInput,
+  type WorkflowType,
+} from '../../shared/contracts/workflow.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import { ConflictError, DependencyError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
@@ -41,12 +46,6 @@ export interface WorkflowRef {
 
 export function progressKey(queueId: string, attempt: number): string {
   return `${queueId}:${attempt}`;
-}
-
-/** Queue ids embed the type: `wf-<symbol>-<type>-<yyyymmdd>-<hex>` (shared/contracts/workflow.ts). */
-export function typeFromQueueId(queueId: string): WorkflowType | undefined {
-  const parsed = WorkflowType.safeParse(queueId.split('-')[2]);
-  return parsed.success ? parsed.data : undefined;
 }
 
 function hasSeq(p: ConnectorProgress, seq: number): boolean {

@@ -10,11 +10,14 @@ import type { Hono } from 'hono';
 import { createRoute } from '@hono/zod-openapi';
 import type { Registry } from 'prom-client';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
+import { EventTypes, Topics } from '../../shared/contracts/events.ts';
+import { QueueEvent } from '../../shared/contracts/workflow.ts';
 import { createFunctionApp, type FunctionApp } from '../../shared/runtime/app.ts';
+import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import { InvalidInputError, OverloadedError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { counter } from '../../shared/runtime/metrics.ts';
-import { checkBus, createEventTally, generateLoad, overBudget } from './handler.ts';
+import { SOURCE, checkBus, createEventTally, deliveryFailure, generateLoad, overBudget } from './handler.ts';
 import {
   CheckResult,
   DEFAULT_LOAD_BUDGET,
@@ -76,10 +79,34 @@ export function createDummyApp(deps: DummyDeps): FunctionApp {
     logger,
     ...(deps.registry ? { registry: deps.registry } : {}),
     ready: () => bus.ping(),
-    onEvent: (event, ctx) => {
+    onEvent: async (event, ctx) => {
       tally.record(event);
       ctx.log.info({ source: event.source, subject: event.subject }, 'event received');
-      return Promise.resolve();
+      // As the dead-letter sink (knative.md §3): a letter is kept on the dead-letter topic, and a
+      // workflow's batch that could not be delivered fails its workflow now, with the sink's
+      // answer, instead of waiting for the stall watchdog.
+      if (event.extensions?.['knativeerrorcode'] === undefined) return;
+      // The Kafka position extensions are 21 characters, over the CloudEvents limit the bus keeps.
+      const { knativekafkapartition: _p, knativekafkaoffset: _o, ...extensions } = event.extensions;
+      await bus.publish(Topics.deadLetter, [{ key: event.subject ?? null, event: { ...event, extensions } }]);
+      const failure = deliveryFailure(event, new Date());
+      if (failure === null) return;
+      const data = QueueEvent.parse(failure);
+      ctx.log.warn(
+        { queue_id: data.queue_id, error: data.error },
+        'batch delivery failed: workflow ends in error',
+      );
+      await bus.publish(Topics.events, [
+        {
+          key: data.symbol,
+          event: makeEvent({
+            type: EventTypes.queueEvent,
+            source: SOURCE,
+            data,
+            extensions: { queueid: data.queue_id },
+          }),
+        },
+      ]);
     },
   });
   const loadEvents = counter(fn.registry, 'dummy_load_events_total', 'Events published by POST /load', [

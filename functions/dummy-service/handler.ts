@@ -4,7 +4,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BusEvent, EventBus, Subscription } from '../../shared/bus/event-bus.ts';
+import { z } from 'zod';
+import { Symbol as SymbolName } from '../../shared/contracts/common.ts';
 import { sourceOf } from '../../shared/contracts/events.ts';
+import { QueueId, typeFromQueueId, type QueueEventInput } from '../../shared/contracts/workflow.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import type { CheckResult, EventTallySnapshot, LoadBudget, LoadRequest, LoadResult } from './schema.ts';
 
@@ -194,5 +197,53 @@ export function createEventTally(keep = 20): {
       if (recent.length > keep) recent.shift();
     },
     snapshot: () => ({ received, by_type: Object.fromEntries(byType), recent: [...recent].reverse() }),
+  };
+}
+
+/** A data batch's owner, read loosely from a dead letter's payload. */
+const DeadBatch = z.object({
+  queue_id: QueueId,
+  symbol: SymbolName,
+  attempt: z.number().int().positive().optional(),
+  seq: z.number().int().nonnegative().optional(),
+});
+
+/**
+ * The dead-letter sink's report (knative.md §3 "Delivery"): a data batch that a KafkaSource (or
+ * the local runner) could not deliver, even after its retries, can never be counted, so its
+ * workflow can never complete. The event of a failed delivery carries `knativeerrorcode` (and
+ * `knativeerrordata`, the sink's answer); this returns the `error` queue-event for its workflow,
+ * or null for anything else (a record dead-lettered by the connector, a probe, a batch of no
+ * workflow).
+ */
+export function deliveryFailure(event: BusEvent, now: Date): QueueEventInput | null {
+  const code = event.extensions?.['knativeerrorcode'];
+  if (code === undefined || !event.type.startsWith('io.streamforge.data.')) return null;
+  const owner = DeadBatch.safeParse(event.data);
+  const type = owner.success ? typeFromQueueId(owner.data.queue_id) : undefined;
+  if (!owner.success || type === undefined) return null;
+  let answer = '';
+  try {
+    answer = Buffer.from(event.extensions?.['knativeerrordata'] ?? '', 'base64')
+      .toString('utf8')
+      .slice(0, 300);
+  } catch {
+    // not base64: left out
+  }
+  const message =
+    `batch ${owner.data.seq ?? '?'} could not be delivered to its sink (HTTP ${code}` +
+    `${event.extensions?.['knativeerrordest'] ? ` from ${event.extensions['knativeerrordest']}` : ''})` +
+    `${answer ? `: ${answer}` : ''}`;
+  return {
+    queue_id: owner.data.queue_id,
+    producer: 'dummy-service',
+    symbol: owner.data.symbol,
+    type,
+    attempt: owner.data.attempt ?? 1,
+    status: 'error',
+    finished: true,
+    message,
+    error: { code: 'DELIVERY_FAILED', message, source: 'dead-letter-sink' },
+    timestamp: now.toISOString(),
   };
 }

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { createIngress } from '../../shared/bus/ingress.ts';
-import { Topics, canonicalCollection } from '../../shared/contracts/events.ts';
+import { canonicalCollection } from '../../shared/contracts/events.ts';
 import { RECORD_KINDS } from '../../shared/contracts/records.ts';
 import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
 import type { FunctionApp } from '../../shared/runtime/app.ts';
@@ -207,8 +207,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       sources: topology.sources.map((s) => s.source),
       resolveService: (name) => services[name],
       ...(cfg.RUNNER_DELIVERY === 'direct' ? { direct: (name: string) => inProcess[name] } : {}),
-      // On one machine dead letters stay on the bus, where they outlive a restart of the sink.
-      deadLetterTopic: Topics.deadLetter,
+      // Dead letters go to the declared sink, dummy-service, as in a cluster: it keeps them on the
+      // dead-letter topic and fails the workflow of a batch that could not be delivered.
       namespace: cfg.KN_NAMESPACE,
       logger: log('local-runner'),
     });

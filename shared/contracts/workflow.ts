@@ -102,6 +102,12 @@ export const QueueId = z
   );
 export type QueueId = z.infer<typeof QueueId>;
 
+/** Queue ids embed the type: `wf-<symbol>-<type>-<yyyymmdd>-<hex>`. */
+export function typeFromQueueId(queueId: string): WorkflowType | undefined {
+  const parsed = WorkflowType.safeParse(queueId.split('-')[2]);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** The `queue-control` command (seed fields plus `market`, `start`, `end`). */
 export const QueueCommand = z.object({
   command: z.enum(['start', 'stop']),

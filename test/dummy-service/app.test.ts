@@ -206,6 +206,51 @@ describe('POST / (CloudEvents) and GET /events', () => {
     ).toBe(2);
   });
 
+  it('as the dead-letter sink: keeps a letter on the dead-letter topic and fails the workflow of an undelivered batch', async () => {
+    const { app, bus } = setup();
+    const queue_id = 'wf-btcusdt-api_candles_1m-20240801-a1b2c3';
+    const batch = makeEvent({
+      type: 'io.streamforge.data.kline',
+      source: '/streamforge/loader-api',
+      subject: 'spot:BTCUSDT:klines_1m',
+      data: { queue_id, attempt: 2, symbol: 'BTCUSDT', seq: 7, rows: [] },
+      extensions: { queueid: queue_id },
+    });
+    // What a KafkaSource (or the local runner) sends after its last retry (knative.md §3).
+    const letter = {
+      ...batch,
+      extensions: {
+        ...batch.extensions,
+        knativeerrordest: 'http://arango-connector.streamforge.svc.cluster.local',
+        knativeerrorcode: '503',
+        knativeerrordata: Buffer.from('{"error":"store unavailable"}').toString('base64'),
+        knativekafkapartition: '2',
+        knativekafkaoffset: '41',
+      },
+    };
+    // A record the connector dead-lettered itself carries no knativeerror*: only counted.
+    const row = makeEvent({ type: 'io.streamforge.deadletter', source: '/x', data: { queue_id } });
+    for (const msg of [toHttpBinary(letter), toHttpBinary(row)]) {
+      const res = await app.request('/', { method: 'POST', headers: msg.headers, body: msg.body });
+      expect(res.status).toBe(202);
+    }
+    const [kept] = await drain(bus, 'streamforge-dead-letter', 1);
+    expect(kept?.event).toMatchObject({ id: batch.id, extensions: { knativeerrorcode: '503' } });
+    expect(kept?.event.extensions).not.toHaveProperty('knativekafkapartition');
+    const [failed] = await drain(bus, 'queue-events', 1);
+    expect(failed?.event.data).toMatchObject({
+      queue_id,
+      attempt: 2,
+      type: 'api_candles_1m',
+      status: 'error',
+      finished: true,
+      error: { code: 'DELIVERY_FAILED', source: 'dead-letter-sink' },
+    });
+    expect((failed?.event.data as { message: string }).message).toMatch(
+      /batch 7 could not be delivered .*HTTP 503.*store unavailable/,
+    );
+  });
+
   it('a request that is not a CloudEvent is a 400 and not counted', async () => {
     const { app } = setup();
     const res = await postJson(app, '/', { hello: 'world' });
