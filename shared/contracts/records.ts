@@ -166,8 +166,7 @@ export interface RecordIdentity {
 
 /**
  * Per kind, what makes a record's identity: its dataset, the tag and id of its natural key
- * `<market>:<symbol>:<tag>:<id>`, and its time. One table, so identify() and
- * seriesIdentifier() cannot disagree.
+ * `<market>:<symbol>:<tag>:<id>`, and its time.
  */
 interface Identity<R> {
   dataset: (r: R) => Dataset;
@@ -203,24 +202,6 @@ export function identify<K extends RecordKind>(kind: K, r: RecordOfKind[K]): Rec
     key: `${r.market}:${r.symbol}:${d.tag(r)}:${d.id(r)}`,
     time: d.time(r),
   };
-}
-
-/**
- * identify() specialised to the records of one series (the sink's hot path: one call per record
- * of a batch, without building the series id of each): a record's natural key and time, or
- * undefined when the record belongs to another series than `series`.
- */
-export function seriesIdentifier<K extends RecordKind>(
-  kind: K,
-  series: SeriesId,
-): (r: RecordOfKind[K]) => { key: string; time: number } | undefined {
-  const d = IDENTITIES[kind] as Identity<RecordOfKind[K]>;
-  const { market, symbol, dataset } = series;
-  const prefix = `${market}:${symbol}:`;
-  return (r) =>
-    r.market === market && r.symbol === symbol && d.dataset(r) === dataset
-      ? { key: `${prefix}${d.tag(r)}:${d.id(r)}`, time: d.time(r) }
-      : undefined;
 }
 
 // --- Normalisers from the raw exchange payloads (tardis-node style: one mapper per message) ---

@@ -15,12 +15,10 @@ import {
   identify,
   klineFromRaw,
   parseSeriesKey,
-  seriesIdentifier,
   seriesKey,
   tradeFromRaw,
   type BookTicker,
   type DepthUpdate,
-  type Kline,
 } from '../../shared/contracts/records.ts';
 import { rowFromRecord } from '../../shared/contracts/rows.ts';
 import { fixtureArray } from './fixtures.ts';
@@ -109,32 +107,6 @@ describe('identify(): natural keys and series', () => {
       identify('kline', { ...k, close: '1.0' }).key, // same natural key: an update, not a new record
     ]);
     expect(keys.size).toBe(4);
-  });
-
-  it('seriesIdentifier(): identify() of the records of one series, undefined for any other series', () => {
-    for (const c of cases) {
-      const kind = c.kind as 'kline';
-      const record = (
-        c.kind === 'kline' ? klines[0] : c.kind === 'trade' ? trades[0] : c.kind === 'depth' ? depth : ticker
-      ) as Kline;
-      const id = identify(kind, record);
-      const inSeries = seriesIdentifier(kind, id.series);
-      expect(inSeries(record)).toEqual({ key: id.key, time: id.time });
-      expect(inSeries({ ...record, market: record.market === 'spot' ? 'usdm' : 'spot' })).toBeUndefined();
-      expect(inSeries({ ...record, symbol: 'ETHUSDT' })).toBeUndefined();
-      expect(seriesIdentifier(kind, { ...id.series, symbol: 'ETHUSDT' })(record)).toBeUndefined();
-    }
-    const k = klines[0]!;
-    const oneMinute = seriesIdentifier('kline', { market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m' });
-    expect(oneMinute({ ...k, interval: '5m' })).toBeUndefined();
-    for (const t of trades.slice(0, 50)) {
-      const byTrades = seriesIdentifier('trade', { market: 'spot', symbol: 'BTCUSDT', dataset: 'trades' });
-      expect(byTrades(t)).toEqual({ key: identify('trade', t).key, time: t.time });
-      // A kind's records never belong to another kind's dataset.
-      expect(
-        seriesIdentifier('trade', { market: 'spot', symbol: 'BTCUSDT', dataset: 'agg_trades' })(t),
-      ).toBeUndefined();
-    }
   });
 });
 
