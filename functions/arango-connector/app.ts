@@ -20,6 +20,8 @@ export interface ConnectorDeps {
   registry?: Registry;
   maxInFlight?: number;
   progressIntervalMs?: number;
+  /** Checks senders on POST / (shared/runtime/intake-auth.ts); unset = open (tests). */
+  intakeAuth?: (authorization: string | undefined) => Promise<void>;
 }
 
 export interface Connector {
@@ -39,6 +41,7 @@ export function createConnectorApp(deps: {
   bus: EventBus;
   logger: Logger;
   registry: Registry;
+  intakeAuth?: ((authorization: string | undefined) => Promise<void>) | undefined;
 }): FunctionApp {
   return createFunctionApp({
     name: FUNCTION_NAME,
@@ -51,6 +54,8 @@ export function createConnectorApp(deps: {
     onEvent: async (event, ctx) => {
       await deps.handler.handleEvent(event, ctx.log);
     },
+    validate: (event) => deps.handler.validateEvent(event),
+    ...(deps.intakeAuth ? { authenticate: deps.intakeAuth } : {}),
   });
 }
 
@@ -65,7 +70,14 @@ export function createConnector(deps: ConnectorDeps): Connector {
     ...(deps.maxInFlight === undefined ? {} : { maxInFlight: deps.maxInFlight }),
     ...(deps.progressIntervalMs === undefined ? {} : { progressIntervalMs: deps.progressIntervalMs }),
   });
-  const functionApp = createConnectorApp({ handler, store, bus, logger, registry });
+  const functionApp = createConnectorApp({
+    handler,
+    store,
+    bus,
+    logger,
+    registry,
+    intakeAuth: deps.intakeAuth,
+  });
   return {
     app: functionApp.app,
     functionApp,

@@ -319,6 +319,15 @@ export function createConnectorHandler(deps: ConnectorHandlerDeps) {
 
   return {
     handleEvent,
+    /** Checks an event without any effect (a batched request is checked whole first). */
+    validateEvent(event: BusEvent): void {
+      if (event.type !== EventTypes.queueEvent) {
+        parseBatch(event);
+        return;
+      }
+      const parsed = QueueEvent.safeParse(event.data);
+      if (!parsed.success) throw InvalidInputError.fromZod('invalid queue event', parsed.error);
+    },
     handleDataEvent,
     handleQueueEvent,
     /** Resends completions a crash left claimed but unpublished. */

@@ -4,6 +4,7 @@
  */
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
+import { verifierFromConfig } from '../../shared/runtime/intake-auth.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { serve } from '../../shared/runtime/serve.ts';
 import { createStore } from '../../shared/store/create-store.ts';
@@ -13,6 +14,7 @@ import { ConnectorConfig, FUNCTION_NAME } from './schema.ts';
 async function main(): Promise<void> {
   const cfg = loadConfig(ConnectorConfig, process.env);
   const logger = createLogger(FUNCTION_NAME, cfg.LOG_LEVEL);
+  const intakeAuth = verifierFromConfig(cfg);
   const store = createStore(cfg, logger);
   const bus = createBus(cfg, logger);
   const connector = createConnector({
@@ -21,6 +23,7 @@ async function main(): Promise<void> {
     logger,
     maxInFlight: cfg.CONNECTOR_MAX_IN_FLIGHT,
     progressIntervalMs: cfg.CONNECTOR_PROGRESS_INTERVAL_MS,
+    intakeAuth,
   });
   await connector.start();
   const server = await serve(connector.app, {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { EpochMs } from '../../shared/contracts/common.ts';
 import { WorkflowType } from '../../shared/contracts/workflow.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
+import { IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
 export const FUNCTION_NAME = 'arango-connector';
 
@@ -13,6 +14,7 @@ export const FUNCTION_NAME = 'arango-connector';
 export const PROGRESS_COLLECTION = 'connector_progress';
 
 export const ConnectorConfig = BaseConfig.extend({
+  ...IntakeAuthConfig.shape,
   /** Batches written at once before answering 429 (a KafkaSource retries it). */
   CONNECTOR_MAX_IN_FLIGHT: env.int(16),
   /** At most one `loading` progress event per workflow per this many ms (the last is always sent). */

@@ -5,21 +5,76 @@
 import { z } from 'zod';
 import { Workflow } from '../../shared/contracts/workflow.ts';
 
-/** A request the manager refused (4xx/5xx), with its `{ error, issues }` body. */
+/** Which request failed: for the messages (the URL tried) and the token hint. */
+export interface SentRequest {
+  method: string;
+  url: string;
+  /** Whether a bearer token was sent. */
+  token: boolean;
+}
+
+/** A request the manager refused (4xx/5xx), with its `{ error, issues }` body when it sent one. */
 export class ApiError extends Error {
+  override name = 'ApiError';
   constructor(
     readonly status: number,
-    message: string,
+    /** The body's `error`; undefined when the answer was not the manager's error body. */
+    readonly serverMessage: string | undefined,
     readonly issues: unknown[] | undefined,
+    readonly request: SentRequest,
+    /** `Retry-After` in seconds (429, 503), when the answer had a readable one. */
+    readonly retryAfterS?: number,
   ) {
-    super(message);
-    this.name = 'ApiError';
+    super(serverMessage ?? `HTTP ${status}`);
   }
 }
 
-/** The manager could not be reached at all. */
+/** The manager could not be reached at all (refused, unknown host, reset...). */
 export class UnreachableError extends Error {
   override name = 'UnreachableError';
+  constructor(
+    readonly request: SentRequest,
+    /** Why, from the network error: `connect ECONNREFUSED 127.0.0.1:8080`. */
+    readonly reason: string,
+    /** The system error code, e.g. `ECONNREFUSED`, when there is one. */
+    readonly code: string | undefined,
+  ) {
+    super(`cannot reach ${request.url}${reason ? `: ${reason}` : ''}`);
+  }
+}
+
+/** A 2xx answer that does not match the schema: a CLI and a manager of different versions. */
+export class UnexpectedAnswerError extends Error {
+  override name = 'UnexpectedAnswerError';
+  constructor(
+    readonly request: SentRequest,
+    readonly status: number,
+    readonly issues: unknown[],
+  ) {
+    super(`unexpected answer from ${request.method} ${request.url} (HTTP ${status})`);
+  }
+}
+
+/** The network error's cause as text and code (undici wraps it: `fetch failed` → cause). */
+function networkCause(err: unknown): { reason: string; code: string | undefined } {
+  let cause: unknown = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  // Several addresses tried (localhost → ::1 and 127.0.0.1): an AggregateError with an empty message.
+  if (cause instanceof AggregateError && cause.message === '' && cause.errors[0] !== undefined)
+    cause = cause.errors[0];
+  const code =
+    typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string'
+      ? cause.code
+      : undefined;
+  const reason = cause instanceof Error ? cause.message || (code ?? '') : String(cause);
+  return { reason, code };
+}
+
+/** `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3), as whole seconds from now. */
+export function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 const ErrorBody = z.object({ error: z.string(), issues: z.array(z.unknown()).optional() });
@@ -60,18 +115,26 @@ export function createClient(opts: { url: string; token?: string | undefined }):
     const headers: Record<string, string> = { accept: 'application/json' };
     if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const request: SentRequest = { method, url: `${base}${path}`, token: Boolean(opts.token) };
     let res: Response;
     try {
-      res = await fetch(`${base}${path}`, {
+      res = await fetch(request.url, {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-      throw new UnreachableError(`cannot reach ${base}${cause}`);
+      const { reason, code } = networkCause(err);
+      throw new UnreachableError(request, reason, code);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      // The connection broke while the body was read: as unreachable as a refused one.
+      const { reason, code } = networkCause(err);
+      throw new UnreachableError(request, reason, code);
+    }
     let payload: unknown;
     try {
       payload = text === '' ? undefined : JSON.parse(text);
@@ -82,13 +145,14 @@ export function createClient(opts: { url: string; token?: string | undefined }):
       const e = ErrorBody.safeParse(payload);
       throw new ApiError(
         res.status,
-        e.success ? e.data.error : `HTTP ${res.status}`,
+        e.success ? e.data.error : undefined,
         e.success ? e.data.issues : undefined,
+        request,
+        retryAfterSeconds(res.headers.get('retry-after')),
       );
     }
     const parsed = schema.safeParse(payload);
-    if (!parsed.success)
-      throw new ApiError(res.status, `unexpected answer from ${method} ${path}`, parsed.error.issues);
+    if (!parsed.success) throw new UnexpectedAnswerError(request, res.status, parsed.error.issues);
     return parsed.data;
   }
 

@@ -19,11 +19,13 @@ export function oneLine(wf: WorkflowSummary): string {
   const parts = [wf.queue_id, wf.status, `${num(wf.records_written)} records`];
   if (wf.status === 'loading' && wf.progress?.percent !== undefined) parts.push(`${percentOf(wf)}%`);
   if (wf.error) parts.push(errorText(wf));
+  if (wf.waiting) parts.push('waiting for a job slot');
   return parts.join('  ');
 }
 
 export function created(wf: Workflow): string {
-  return `created ${wf.queue_id}  ${wf.status}  ${wf.symbol} ${wf.market} ${wf.type} ${wf.time_range}`;
+  const extra = [...(wf.notes ?? []), ...(wf.waiting ? [wf.waiting] : [])].map((n) => `\n  note: ${n}`);
+  return `created ${wf.queue_id}  ${wf.status}  ${wf.symbol} ${wf.market} ${wf.type} ${wf.time_range}${extra.join('')}`;
 }
 
 /** Aligned columns, the header first. */
@@ -70,8 +72,13 @@ export function details(wf: Workflow): string {
   ];
   if (wf.finished_at) lines.push(`  finished    ${wf.finished_at}`);
   if (wf.error) lines.push(`  error       ${errorText(wf)}${wf.error.source ? ` (${wf.error.source})` : ''}`);
+  for (const n of [...(wf.notes ?? []), ...(wf.waiting ? [wf.waiting] : [])])
+    lines.push(`  note        ${n}`);
   lines.push('  timeline');
   for (const t of wf.timeline)
-    lines.push(`    ${t.at}  ${t.producer.padEnd(16)} ${t.status.padEnd(9)} ${t.message}`);
+    lines.push(
+      `    ${t.at}  ${t.producer.padEnd(16)} ${t.status.padEnd(9)} ${t.message}` +
+        (t.reports !== undefined && t.reports > 1 ? ` (${t.reports} reports)` : ''),
+    );
   return lines.join('\n');
 }

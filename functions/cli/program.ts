@@ -1,12 +1,16 @@
 /**
  * The `streamforge` command line (commander): submit, watch, list, get, cancel, retry against a
  * queue-manager. `runCli` takes argv, env and the output streams, so it runs the same in a test.
+ * Every failure ends as one message on stderr and an exit code from exit-codes.ts.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { WORKFLOW_STATUSES } from '../../shared/contracts/workflow.ts';
-import { ApiError, UnreachableError, createClient, type ManagerClient } from './client.ts';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { refusalOf } from '../../shared/contracts/request-rules.ts';
+import { QueueId, WORKFLOW_STATUSES } from '../../shared/contracts/workflow.ts';
+import { createClient, type ManagerClient } from './client.ts';
+import { RefusedError, UsageError, describeError, renderFailure } from './errors.ts';
+import { EXIT, exitCodeHelp } from './exit-codes.ts';
 import { created, details, listTable } from './format.ts';
-import { EXIT, watch, type Io } from './watch.ts';
+import { watch, type Io } from './watch.ts';
 
 interface Globals {
   url: string;
@@ -14,12 +18,54 @@ interface Globals {
   json: boolean;
 }
 
-const int = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0)
-    throw new CommanderError(EXIT.trouble, 'streamforge.badNumber', `not a number: ${v}`);
-  return n;
-};
+/**
+ * Page bounds of GET /workflows (functions/queue-manager/schema.ts `ListQuery`), checked here so
+ * that a wrong value is reported without a round trip.
+ */
+const LIST_LIMIT = { min: 1, max: 500 } as const;
+
+/**
+ * An argParser for a whole number in [min, max]; commander turns the InvalidArgumentError into
+ * `error: option '--limit <n>' argument 'abc' is invalid. expected a positive integer` (exit 2).
+ */
+function integer(min: 0 | 1, max?: number): (v: string) => number {
+  const kind = min === 0 ? 'a non-negative integer' : 'a positive integer';
+  return (v) => {
+    const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`expected ${kind}`);
+    if (n < min || (max !== undefined && n > max))
+      throw new InvalidArgumentError(
+        max === undefined ? `expected ${kind}` : `expected an integer from ${min} to ${max}`,
+      );
+    return n;
+  };
+}
+
+const URL_EXPECTED = 'expected an http(s) URL, e.g. http://127.0.0.1:8080';
+
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function httpUrl(v: string): string {
+  if (!isHttpUrl(v)) throw new InvalidArgumentError(URL_EXPECTED);
+  return v;
+}
+
+/** A queue id as the manager's routes check it (shared QueueId), so a typo needs no round trip. */
+function queueId(v: string): string {
+  const r = QueueId.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError(r.error.issues[0]?.message ?? 'not a queue id');
+  return v;
+}
+
+/** The same for a variadic argument: commander folds the values through it. */
+const queueIds = (v: string, previous: string[] | undefined): string[] => [...(previous ?? []), queueId(v)];
 
 /** Builds the program; each action stores its exit code in `result.code`. */
 function buildProgram(env: Record<string, string | undefined>, io: Io, result: { code: number }): Command {
@@ -28,21 +74,22 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
     .option(
       '--url <url>',
       'queue-manager base URL (env STREAMFORGE_URL)',
-      env['STREAMFORGE_URL'] ?? 'http://127.0.0.1:8080',
+      httpUrl,
+      // An empty variable counts as unset, as in most shells' `VAR= cmd`.
+      env['STREAMFORGE_URL'] || 'http://127.0.0.1:8080',
     )
     .option('--token <token>', "bearer token, the manager's API_TOKEN (env STREAMFORGE_TOKEN)")
     .option('--json', 'print JSON for scripts instead of text', false)
-    .addHelpText(
-      'after',
-      '\nExit codes: 0 ok (watch: completed), 1 workflow ended in error or cancelled, 2 request failed.',
-    )
+    .addHelpText('after', exitCodeHelp())
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
   const ctx = (cmd: Command): { g: Globals; client: ManagerClient } => {
     const g = cmd.optsWithGlobals<Globals>();
+    // --url went through its argParser; a default from the environment did not.
+    if (!isHttpUrl(g.url)) throw new UsageError(`STREAMFORGE_URL '${g.url}' is invalid. ${URL_EXPECTED}`);
     // The token's env fallback is applied here so that `--help` never prints it.
-    return { g, client: createClient({ url: g.url, token: g.token ?? env['STREAMFORGE_TOKEN'] }) };
+    return { g, client: createClient({ url: g.url, token: g.token || env['STREAMFORGE_TOKEN'] }) };
   };
   const print = (g: Globals, json: unknown, text: string) =>
     io.stdout.write(`${g.json ? JSON.stringify(json, null, 2) : text}\n`);
@@ -62,7 +109,7 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
     .option('--kafka-topic <name>', 'data topic (default per kind)')
     .option('--collection <name>', 'store collection (default canonical per kind)')
     .option('--watch', 'watch until the workflows end (exit code as `watch`)', false)
-    .option('--interval <ms>', 'watch poll interval', int, 1000)
+    .option('--interval <ms>', 'watch poll interval', integer(1), 1000)
     .action(async (o: Record<string, string | boolean | number | undefined>, cmd: Command) => {
       const { g, client } = ctx(cmd);
       const body: Record<string, unknown> = { type: o['type'] };
@@ -78,6 +125,9 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
       ] as const) {
         if (o[opt] !== undefined) body[field] = o[opt];
       }
+      // The API's request rules, checked here first: a request that cannot succeed is not sent.
+      const refusal = refusalOf(body, Date.now());
+      if (refusal) throw new RefusedError(refusal.status, refusal.message, refusal.issues);
       const wfs = await client.submit(body);
       if (!o['watch']) {
         print(
@@ -94,9 +144,9 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
 
   program
     .command('watch')
-    .description('follow workflows until they end; exit 0 only when all completed')
-    .argument('<queue_id...>')
-    .option('--interval <ms>', 'poll interval', int, 1000)
+    .description('follow workflows until they end; exit 0 when all completed, 9 when one failed')
+    .argument('<queue_id...>', 'workflow ids', queueIds)
+    .option('--interval <ms>', 'poll interval', integer(1), 1000)
     .action(async (ids: string[], o: { interval: number }, cmd: Command) => {
       const { g, client } = ctx(cmd);
       result.code = await watch(client, ids, { intervalMs: o.interval, json: g.json, io });
@@ -108,8 +158,13 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
     .addOption(new Option('--status <status>').choices(WORKFLOW_STATUSES))
     .option('--symbol <symbol>')
     .option('--type <type>')
-    .option('--limit <n>', 'page size', int, 50)
-    .option('--offset <n>', 'skip this many', int, 0)
+    .option(
+      '--limit <n>',
+      `page size, ${LIST_LIMIT.min} to ${LIST_LIMIT.max}`,
+      integer(1, LIST_LIMIT.max),
+      50,
+    )
+    .option('--offset <n>', 'skip this many', integer(0), 0)
     .action(
       async (
         o: { status?: string; symbol?: string; type?: string; limit: number; offset: number },
@@ -124,7 +179,7 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
   program
     .command('get')
     .description('show one workflow with its timeline')
-    .argument('<queue_id>')
+    .argument('<queue_id>', 'workflow id', queueId)
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const { g, client } = ctx(cmd);
       const wf = await client.get(id);
@@ -135,7 +190,7 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
     program
       .command(verb)
       .description(verb === 'cancel' ? 'cancel a running workflow' : 'retry a workflow in error or cancelled')
-      .argument('<queue_id>')
+      .argument('<queue_id>', 'workflow id', queueId)
       .action(async (id: string, _o: unknown, cmd: Command) => {
         const { g, client } = ctx(cmd);
         const wf = await client[verb](id);
@@ -146,43 +201,25 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
         );
       });
   }
+  for (const sub of program.commands)
+    sub.addHelpText('after', '\nExit codes: see `streamforge --help` or docs/cli.md.');
   return program;
 }
 
-/** Runs one command line; resolves to the process exit code. */
+/** Runs one command line; resolves to the process exit code (exit-codes.ts), never rejects. */
 export async function runCli(
   argv: string[],
   env: Record<string, string | undefined>,
   io: Io,
 ): Promise<number> {
   const result = { code: EXIT.ok as number };
-  const program = buildProgram(env, io, result);
   try {
+    const program = buildProgram(env, io, result);
     await program.parseAsync(argv, { from: 'user' });
     return result.code;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0
-        ? EXIT.ok
-        : EXIT.trouble;
-    }
-    if (err instanceof ApiError) {
-      io.stderr.write(`error: ${err.message} (HTTP ${err.status})\n`);
-      for (const i of err.issues ?? []) io.stderr.write(`  ${formatIssue(i)}\n`);
-      return EXIT.trouble;
-    }
-    if (err instanceof UnreachableError) {
-      io.stderr.write(`error: ${err.message}\n`);
-      return EXIT.trouble;
-    }
-    throw err;
+    const failure = describeError(err);
+    io.stderr.write(renderFailure(failure));
+    return failure.code;
   }
-}
-
-function formatIssue(issue: unknown): string {
-  if (typeof issue === 'object' && issue !== null && 'message' in issue) {
-    const path = 'path' in issue && Array.isArray(issue.path) ? issue.path.join('.') : '';
-    return `${path ? `${path}: ` : ''}${String(issue.message)}`;
-  }
-  return JSON.stringify(issue);
 }

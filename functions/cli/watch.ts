@@ -1,20 +1,21 @@
 /**
  * `streamforge watch`: polls GET /workflows/{id} until every watched workflow has ended. On a
  * terminal it draws a live progress bar per workflow (cli-progress); elsewhere it prints a line
- * per change. Exit code: 0 only when all completed, 1 when any ended in error or cancelled,
- * 2 when one could not be watched (unknown id, manager unreachable for too long).
+ * per change. Exit code (exit-codes.ts): 0 only when all completed, 9 when any ended in error or
+ * cancelled; when one could not be watched, the code of that failure (5 unknown id, 4 token,
+ * 8 manager unreachable for too long).
  */
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { TERMINAL_STATUSES, type Workflow } from '../../shared/contracts/workflow.ts';
 import { ApiError, UnreachableError, type ManagerClient } from './client.ts';
+import { describeError, renderFailure, type Failure } from './errors.ts';
+import { EXIT, type ExitCode } from './exit-codes.ts';
 import { errorText, oneLine, percentOf } from './format.ts';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
 }
-
-export const EXIT = { ok: 0, failed: 1, trouble: 2 } as const;
 
 /** Consecutive failed polls (manager restarting, network blip) tolerated before giving up. */
 const MAX_POLL_FAILURES = 30;
@@ -25,11 +26,12 @@ export interface WatchOptions {
   io: Io;
 }
 
-export async function watch(client: ManagerClient, ids: string[], opts: WatchOptions): Promise<number> {
+export async function watch(client: ManagerClient, ids: string[], opts: WatchOptions): Promise<ExitCode> {
   const { io } = opts;
   const last = new Map<string, Workflow>();
   const lastLine = new Map<string, string>();
-  const lost = new Set<string>();
+  /** Workflows given up on, with why. */
+  const lost = new Map<string, Failure>();
   const failures = new Map<string, number>();
   const tty = io.stdout.isTTY === true && !opts.json;
   const multi = tty
@@ -75,11 +77,15 @@ export async function watch(client: ManagerClient, ids: string[], opts: WatchOpt
     } catch (err) {
       const n = (failures.get(id) ?? 0) + 1;
       failures.set(id, n);
-      // A restarting manager (unreachable, 5xx) is waited for; a 4xx (unknown id, bad token) is not.
-      const transient = err instanceof UnreachableError || (err instanceof ApiError && err.status >= 500);
+      // A restarting or busy manager (unreachable, 5xx, 429) is waited for; another 4xx (unknown
+      // id, bad token) is not.
+      const transient =
+        err instanceof UnreachableError ||
+        (err instanceof ApiError && (err.status >= 500 || err.status === 429));
       if (!transient || n > MAX_POLL_FAILURES) {
-        lost.add(id);
-        io.stderr.write(`${id}: ${err instanceof Error ? err.message : String(err)}\n`);
+        const failure = describeError(err);
+        lost.set(id, failure);
+        io.stderr.write(renderFailure(failure, ids.length > 1 ? `${id}: ` : ''));
       }
     }
   }
@@ -95,7 +101,9 @@ export async function watch(client: ManagerClient, ids: string[], opts: WatchOpt
     .map((id) => last.get(id))
     .filter((w): w is Workflow => w !== undefined && !lost.has(w.queue_id));
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify(ids.length === 1 ? (finals[0] ?? null) : finals, null, 2)}\n`);
+    // Nothing to show when no workflow could be watched: stderr says why.
+    if (finals.length > 0)
+      io.stdout.write(`${JSON.stringify(ids.length === 1 ? (finals[0] ?? null) : finals, null, 2)}\n`);
   } else {
     for (const wf of finals) {
       const tail =
@@ -103,6 +111,8 @@ export async function watch(client: ManagerClient, ids: string[], opts: WatchOpt
       io.stdout.write(`${wf.status} ${wf.queue_id}${tail ? `: ${tail}` : ''}\n`);
     }
   }
-  if (lost.size > 0) return EXIT.trouble;
-  return finals.every((w) => w.status === 'completed') ? EXIT.ok : EXIT.failed;
+  // The first workflow (in the order given) that could not be watched decides the code.
+  const firstLost = ids.map((id) => lost.get(id)).find((f) => f !== undefined);
+  if (firstLost) return firstLost.code;
+  return finals.every((w) => w.status === 'completed') ? EXIT.ok : EXIT.workflowFailed;
 }

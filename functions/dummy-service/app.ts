@@ -42,6 +42,8 @@ export interface DummyDeps {
    * `/api/v3/*` and `/fapi/v1/*` answer on this service's port.
    */
   exchange?: Hono<any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- any Env: mounted as-is
+  /** Checks senders on POST / (shared/runtime/intake-auth.ts); unset = open (tests). */
+  intakeAuth?: (authorization: string | undefined) => Promise<void>;
 }
 
 const json = <T>(schema: T, description: string) => ({
@@ -79,6 +81,7 @@ export function createDummyApp(deps: DummyDeps): FunctionApp {
     logger,
     ...(deps.registry ? { registry: deps.registry } : {}),
     ready: () => bus.ping(),
+    ...(deps.intakeAuth ? { authenticate: deps.intakeAuth } : {}),
     onEvent: async (event, ctx) => {
       tally.record(event);
       ctx.log.info({ source: event.source, subject: event.subject }, 'event received');

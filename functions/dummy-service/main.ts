@@ -4,6 +4,7 @@
  */
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { ConfigError, loadConfig } from '../../shared/runtime/config.ts';
+import { verifierFromConfig, type IntakeVerifier } from '../../shared/runtime/intake-auth.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { serve } from '../../shared/runtime/serve.ts';
 import { createDummyApp } from './app.ts';
@@ -11,10 +12,11 @@ import { DEFAULT_LOAD_BUDGET, DummyConfig, EMBEDDED_LOAD_BUDGET } from './schema
 import { createExchange } from './exchange/exchange.ts';
 import { SimEnv } from './exchange/sim-env.ts';
 
-function config(): { cfg: DummyConfig; sim: SimEnv } {
+function config(): { cfg: DummyConfig; sim: SimEnv; intakeAuth: IntakeVerifier } {
   try {
     // Both schemas read the same env; the simulator's own PORT is ignored here (one port).
-    return { cfg: loadConfig(DummyConfig, process.env), sim: loadConfig(SimEnv, process.env) };
+    const cfg = loadConfig(DummyConfig, process.env);
+    return { cfg, sim: loadConfig(SimEnv, process.env), intakeAuth: verifierFromConfig(cfg) };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     createLogger('dummy-service').fatal({ problems: err.problems }, err.message);
@@ -22,7 +24,7 @@ function config(): { cfg: DummyConfig; sim: SimEnv } {
   }
 }
 
-const { cfg, sim } = config();
+const { cfg, sim, intakeAuth } = config();
 const logger = createLogger('dummy-service', cfg.LOG_LEVEL);
 const bus = createBus(cfg, logger);
 const exchange = createExchange({ ...sim.exchange, logger: logger.child({ component: 'binance-sim' }) });
@@ -33,6 +35,7 @@ const fn = createDummyApp({
   checkTopic: cfg.CHECK_TOPIC,
   checkTimeoutMs: cfg.CHECK_TIMEOUT_MS,
   loadBudget: cfg.KAFKA_BROKERS.length > 0 ? DEFAULT_LOAD_BUDGET : EMBEDDED_LOAD_BUDGET,
+  intakeAuth,
 });
 await serve(fn.app, {
   port: cfg.PORT,

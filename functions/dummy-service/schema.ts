@@ -5,6 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { SafeName } from '../../shared/contracts/common.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
+import { IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
 /** Bounds of POST /load: it holds one HTTP request open for at most a minute. */
 export const LOAD_LIMITS = { maxRate: 50_000, maxDurationS: 60, maxRecordSize: 512 * 1024 } as const;
@@ -80,6 +81,7 @@ export type EventTallySnapshot = z.infer<typeof EventTallySnapshot>;
 
 /** dummy-service settings (main.ts reads them). */
 export const DummyConfig = BaseConfig.extend({
+  ...IntakeAuthConfig.shape,
   /** Topic of the round-trip probe of GET /check. */
   CHECK_TOPIC: SafeName.default('streamforge-check'),
   CHECK_TIMEOUT_MS: env.int(10_000),

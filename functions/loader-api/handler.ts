@@ -14,7 +14,8 @@ import { datasetKind, type Dataset } from '../../shared/contracts/records.ts';
 import { planFor, type QueueCommand, type WorkflowError } from '../../shared/contracts/workflow.ts';
 import { ExchangeUnavailableError } from '../../shared/exchange/errors.ts';
 import { clockOffset, weightLimit } from '../../shared/exchange/exchange-info.ts';
-import { unsupportedReason, type ExchangeClients } from '../../shared/exchange/paginate.ts';
+import type { ExchangeClients } from '../../shared/exchange/paginate.ts';
+import { checkRequest } from '../../shared/contracts/request-rules.ts';
 import { ExchangeError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -56,20 +57,20 @@ export async function runLoader(deps: LoaderDeps, input: LoaderInput): Promise<E
   }
   if (outcome.kind === 'invalid') return await reject(deps, outcome.raw, outcome.problems.join('; '));
   const c = outcome.command;
-  const plan = planOf(c);
+  const plan = planOf(c, deps.clock.now());
   if (typeof plan === 'string') return await reject(deps, c, plan);
   return await run(deps, plan, input.signal);
 }
 
-function planOf(c: QueueCommand): Plan | string {
+function planOf(c: QueueCommand, now: number): Plan | string {
   if (c.target !== 'loader-api') return `target ${c.target} is not loader-api`;
   const wp = planFor(c.type);
   if (wp.target !== 'loader-api' || wp.dataset === null)
     return `workflow type ${c.type} is not a REST history load`;
   const dataset: Dataset = wp.dataset;
-  const why = unsupportedReason({ market: c.market, symbol: c.symbol, dataset });
-  if (why) return why;
-  if (c.end <= c.start) return 'end must be after start';
+  // The API's rules (request-rules.ts), for a command that did not come through it.
+  const { issues } = checkRequest(c, { now });
+  if (issues.length > 0) return issues.map((i) => i.message).join('; ');
   return { command: c, kind: datasetKind(dataset), series: { market: c.market, symbol: c.symbol, dataset } };
 }
 

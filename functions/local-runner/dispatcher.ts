@@ -40,6 +40,11 @@ export interface DispatchDeps {
   policy: DeliveryPolicy;
   /** Namespace sent as `Kn-Namespace`. */
   namespace: string;
+  /**
+   * `Authorization` sent with every POST (the platform's intake secret as `Bearer <secret>`), as a
+   * KafkaSource sends its OIDC token in a cluster (docs/knative.md "Sender identity").
+   */
+  authorization?: string | undefined;
   /** Extensions from `spec.ceOverrides.extensions`. */
   overrides: Record<string, string>;
   deadLetter: DeadLetterTarget | undefined;
@@ -93,12 +98,20 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export async function postEvent(
   url: string,
   event: BusEvent,
-  opts: { namespace: string; timeoutMs: number; signal: AbortSignal; agents: Agents },
+  opts: {
+    namespace: string;
+    authorization?: string | undefined;
+    timeoutMs: number;
+    signal: AbortSignal;
+    agents: Agents;
+  },
 ): Promise<Attempt> {
   const { headers, body } = toHttpBinary(event);
+  const sent: Record<string, string> = { ...headers, prefer: 'reply', 'kn-namespace': opts.namespace };
+  if (opts.authorization !== undefined) sent['authorization'] = opts.authorization;
   try {
     // node:http never follows a redirect: a 3xx is an answer ≥ 300 like any other and fails the delivery.
-    const res = await httpPost(url, { ...headers, prefer: 'reply', 'kn-namespace': opts.namespace }, body, {
+    const res = await httpPost(url, sent, body, {
       agents: opts.agents,
       timeoutMs: opts.timeoutMs,
       signal: opts.signal,
@@ -136,6 +149,7 @@ async function sendWithRetries(
 ): Promise<Attempt> {
   const opts = {
     namespace: deps.namespace,
+    authorization: deps.authorization,
     timeoutMs: deps.requestTimeoutMs,
     signal: deps.requestSignal,
     agents: deps.agents,

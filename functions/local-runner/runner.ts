@@ -46,6 +46,8 @@ export interface LocalRunnerOptions {
   deadLetterTopic?: string;
   /** `Kn-Namespace` when a source has no metadata.namespace; default `default`. */
   namespace?: string;
+  /** `Authorization` header of every POST, e.g. `Bearer <intake secret>` (the intakes verify it). */
+  authorization?: string;
   /** Per-request timeout; default 600 s, as the dispatcher's. */
   requestTimeoutMs?: number;
   /** Partitions handled concurrently per ordered source; default 64 (at least the partition count). */
@@ -144,6 +146,7 @@ export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
     const deps: DispatchDeps = {
       policy: deliveryPolicy(source.spec.delivery),
       namespace: source.metadata.namespace ?? opts.namespace ?? 'default',
+      authorization: opts.authorization,
       overrides: source.spec.ceOverrides?.extensions ?? {},
       deadLetter: deadLetterFor(source),
       requestTimeoutMs: opts.requestTimeoutMs ?? 600_000,

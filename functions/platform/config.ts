@@ -22,6 +22,8 @@ export const PlatformConfig = ManagerConfig.extend({
    * letters; `direct` saves a socket, an encode and a decode per event (bench/e2e.ts shows it).
    */
   RUNNER_DELIVERY: z.enum(['direct', 'http']).default('direct'),
+  /** The manager's interface: loopback by default; beyond it the API needs API_TOKEN. */
+  HOST: z.string().min(1).default('127.0.0.1'),
   /** Where the KafkaSources and topics.yaml live (relative to the repository root). */
   TOPOLOGY_DIR: z.string().default('kafka-sources'),
   /** `Kn-Namespace` the local runner sends, as the cluster's namespace would be. */

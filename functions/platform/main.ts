@@ -7,6 +7,7 @@
 import { ConfigError, loadConfig } from '../../shared/runtime/config.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { TopologyError } from '../../shared/topology/load.ts';
+import { apiExposureProblem } from '../queue-manager/config.ts';
 import { PlatformConfig } from './config.ts';
 import { banner, runDemo } from './demo.ts';
 import { startPlatform } from './platform.ts';
@@ -15,7 +16,10 @@ const print = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function config(): PlatformConfig {
   try {
-    return loadConfig(PlatformConfig, process.env);
+    const cfg = loadConfig(PlatformConfig, process.env);
+    const exposure = apiExposureProblem(cfg.HOST, cfg);
+    if (exposure) throw new ConfigError([exposure]);
+    return cfg;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     createLogger('platform').fatal({ problems: err.problems }, err.message);
@@ -28,7 +32,7 @@ const argv = process.argv.slice(2);
 const demo = argv.includes('--demo') || (cfg.DEMO && !argv.includes('--no-demo'));
 const logger = createLogger('platform', cfg.LOG_LEVEL);
 
-const platform = await startPlatform({ cfg, logger }).catch((err: unknown) => {
+const platform = await startPlatform({ cfg, logger, host: cfg.HOST }).catch((err: unknown) => {
   if (err instanceof TopologyError) logger.fatal({ problems: err.problems }, err.message);
   else {
     logger.fatal({ err }, 'the platform failed to start');

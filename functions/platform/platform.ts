@@ -24,6 +24,7 @@ import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-p
 import type { FunctionApp } from '../../shared/runtime/app.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { serve, type Served } from '../../shared/runtime/serve.ts';
+import { createIntakeVerifier } from '../../shared/runtime/intake-auth.ts';
 import { createStore } from '../../shared/store/create-store.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { loadTopology, type Topology } from '../../shared/topology/load.ts';
@@ -39,7 +40,7 @@ import type { PlatformConfig } from './config.ts';
 export interface PlatformOptions {
   cfg: PlatformConfig;
   logger: Logger;
-  /** Host of the manager's server; default `HOST` handling of serve() (0.0.0.0). The others stay on loopback. */
+  /** Host of the manager's server; default loopback (main.ts reads HOST). The others stay on loopback. */
   host?: string;
 }
 
@@ -128,6 +129,11 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       };
     }
 
+    // Every function's intake takes events only with this platform's secret: the runner sends it,
+    // as a KafkaSource sends its OIDC token in a cluster (intake-auth.ts).
+    const intakeSecret = randomBytes(24).toString('base64url');
+    const intakeAuth = createIntakeVerifier({ secrets: [intakeSecret] });
+
     // Embedded: children publish to this ingress, on loopback, with a token.
     let ingressUrl: string | undefined;
     let childIngressUrl: string | undefined;
@@ -139,7 +145,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       childIngressUrl = `http://bus:${token}@${LOOPBACK}:${s.port}/${cfg.KN_NAMESPACE}`;
     }
 
-    const connector = createConnector({ store, bus, logger: log('arango-connector') });
+    const connector = createConnector({ store, bus, logger: log('arango-connector'), intakeAuth });
     await connector.start();
     closers.push(() => connector.stop());
     const connectorServer = await serveFn('arango-connector', connector.app);
@@ -148,6 +154,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       bus,
       logger: log('dummy-service'),
       loadBudget: embedded ? EMBEDDED_LOAD_BUDGET : DEFAULT_LOAD_BUDGET,
+      intakeAuth,
     });
     const dummyServer = await serveFn('dummy-service', dummy.app);
 
@@ -170,6 +177,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       store,
       bus,
       launcher,
+      intakeAuth,
       logger: log('queue-manager'),
       settings: {
         ...settingsFromConfig(
@@ -185,12 +193,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       await Promise.all(served.map((s) => s.close()));
     });
     closers.push(() => launcher.close());
-    const managerServer = await serveFn(
-      'queue-manager',
-      manager.app,
-      cfg.PORT,
-      opts.host ?? process.env['HOST'] ?? '0.0.0.0',
-    );
+    const managerServer = await serveFn('queue-manager', manager.app, cfg.PORT, opts.host ?? LOOPBACK);
 
     const services: Record<string, string> = {
       'queue-manager': managerServer.url,
@@ -210,6 +213,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       // Dead letters go to the declared sink, dummy-service, as in a cluster: it keeps them on the
       // dead-letter topic and fails the workflow of a batch that could not be delivered.
       namespace: cfg.KN_NAMESPACE,
+      authorization: `Bearer ${intakeSecret}`,
       logger: log('local-runner'),
     });
     await runner.start();

@@ -17,11 +17,15 @@ import { DEFAULT_SETTINGS, type ManagerSettings } from './config.ts';
 import { createWorkflowService, type IngestOutcome, type WorkflowService } from './handler.ts';
 import { managerMetrics } from './metrics.ts';
 import { createWorkflowRepo } from './repo.ts';
+import { createRateLimit } from './rate-limit.ts';
 import { registerWorkflowRoutes } from './routes.ts';
 import { registerSeriesRoutes } from './series-routes.ts';
 import { createWatchdog } from './watchdog.ts';
 
 export const FUNCTION_NAME = 'queue-manager';
+
+/** Largest body the workflow API takes. */
+export const API_MAX_BODY_BYTES = 64 * 1024;
 
 export interface ManagerDeps {
   store: Store;
@@ -32,6 +36,8 @@ export interface ManagerDeps {
   registry?: Registry;
   /** Clock (tests). */
   now?: () => number;
+  /** Checks senders of queue-events on POST / (shared/runtime/intake-auth.ts); unset = open (tests). */
+  intakeAuth?: (authorization: string | undefined) => Promise<void>;
 }
 
 export interface Manager {
@@ -77,11 +83,24 @@ export function createManager(deps: ManagerDeps): Manager {
     onEvent: async (event) => {
       await service.ingestCloudEvent(event);
     },
+    validate: (event) => void service.parseCloudEvent(event),
+    // Queue-events are small (a loader's final event with its gaps is the largest).
+    maxBodyBytes: 1024 * 1024,
+    // A request for 100 symbols is about 2 KB.
+    pathBodyLimits: { '/workflows': API_MAX_BODY_BYTES, '/workflows/*': API_MAX_BODY_BYTES },
+    ...(deps.intakeAuth ? { authenticate: deps.intakeAuth } : {}),
   });
   const app = functionApp.app;
   const auth = bearerAuth({ token: settings.apiToken, reads: settings.apiTokenReads });
   for (const path of ['/workflows', '/workflows/*', '/series', '/series/*']) app.use(path, auth);
-  registerWorkflowRoutes(app, service);
+  registerWorkflowRoutes(
+    app,
+    service,
+    {
+      createRate: createRateLimit(settings.createRatePerMinute, deps.now ?? Date.now),
+    },
+    { token: settings.apiToken !== undefined, reads: settings.apiTokenReads },
+  );
   registerSeriesRoutes(app, { store });
 
   return {
@@ -98,6 +117,7 @@ export function createManager(deps: ManagerDeps): Manager {
       );
       await watchdog.sweepNow();
       watchdog.start();
+      await service.resume();
     },
     async stop() {
       await watchdog.stop();

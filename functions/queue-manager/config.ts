@@ -3,8 +3,10 @@
  * plain settings the rest of the manager works with.
  */
 import { z } from 'zod';
+import { DEFAULT_RANGE_LIMITS, type RangeLimits } from '../../shared/contracts/request-rules.ts';
 import { Target } from '../../shared/contracts/workflow.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
+import { IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
 /** `target=image` pairs, comma-separated: the only images a Job may run. */
 const ImageAllowList = z
@@ -28,8 +30,11 @@ const ImageAllowList = z
   });
 
 export const ManagerConfig = BaseConfig.extend({
-  /** Bearer token for mutating endpoints; unset = open. */
+  ...IntakeAuthConfig.shape,
+  /** Bearer token for mutating endpoints; required when the API listens beyond loopback. */
   API_TOKEN: z.string().min(1).optional(),
+  /** Serve the API beyond loopback without a token anyway (behind a proxy that authenticates). */
+  API_ALLOW_ANONYMOUS: env.bool(false),
   /** Also require the token for reads. */
   API_TOKEN_READS: env.bool(false),
   /** A non-terminal workflow with no queue-event for this long ends in `error` (`stalled`). */
@@ -48,6 +53,14 @@ export const ManagerConfig = BaseConfig.extend({
   JOB_TEMPLATE: z.string().default('knative/jobs/loader-job.yaml'),
   /** Seconds between polls of Job status (Kubernetes launcher). */
   JOB_POLL_INTERVAL_MS: env.int(10_000),
+  /** Jobs (child processes or Kubernetes Jobs) running at once; more workflows wait as `pending`. */
+  MAX_RUNNING_JOBS: env.int(4).pipe(z.number().int().positive()),
+  /** Workflows one client may create per minute (429 with Retry-After beyond). */
+  CREATE_RATE_PER_MINUTE: env.int(200).pipe(z.number().int().positive()),
+  /** Most candles one workflow may ask for (request-rules.ts). */
+  MAX_RANGE_CANDLES: env.int(DEFAULT_RANGE_LIMITS.maxCandles).pipe(z.number().int().positive()),
+  /** Most days of trades or aggTrades one workflow may ask for. */
+  MAX_RANGE_TRADE_DAYS: env.int(DEFAULT_RANGE_LIMITS.maxTradeDays).pipe(z.number().int().positive()),
   BINANCE_API_URL: z.url().default('https://api.binance.com'),
   BINANCE_FAPI_URL: z.url().default('https://fapi.binance.com'),
 });
@@ -64,6 +77,12 @@ export interface ManagerSettings {
   jobImages: Partial<Record<Target, string>>;
   /** Refuse a workflow whose target has no allowed image (the Kubernetes launcher needs one). */
   requireImage: boolean;
+  /** How much one workflow may ask for. */
+  rangeLimits: RangeLimits;
+  /** Jobs running at once; more workflows wait as `pending`. */
+  maxRunningJobs: number;
+  /** Workflows one client may create per minute. */
+  createRatePerMinute: number;
   /** Extra environment for every job (exchange URLs, ingress, store path). */
   jobEnv: Record<string, string>;
 }
@@ -75,6 +94,9 @@ export const DEFAULT_SETTINGS: ManagerSettings = {
   jobExitGraceMs: 2000,
   jobImages: {},
   requireImage: false,
+  rangeLimits: DEFAULT_RANGE_LIMITS,
+  maxRunningJobs: 4,
+  createRatePerMinute: 200,
   jobEnv: {},
 };
 
@@ -90,10 +112,33 @@ export function settingsFromConfig(
     jobExitGraceMs: cfg.JOB_EXIT_GRACE_MS,
     jobImages: cfg.JOB_IMAGES,
     requireImage: cfg.JOB_LAUNCHER === 'kubernetes',
+    rangeLimits: { maxCandles: cfg.MAX_RANGE_CANDLES, maxTradeDays: cfg.MAX_RANGE_TRADE_DAYS },
+    maxRunningJobs: cfg.MAX_RUNNING_JOBS,
+    createRatePerMinute: cfg.CREATE_RATE_PER_MINUTE,
     jobEnv: {
       BINANCE_API_URL: cfg.BINANCE_API_URL,
       BINANCE_FAPI_URL: cfg.BINANCE_FAPI_URL,
       ...extraJobEnv,
     },
   };
+}
+
+/** Hosts that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The user-facing API needs its token whenever others can reach it: listening beyond loopback
+ * without API_TOKEN is a configuration error unless API_ALLOW_ANONYMOUS says so.
+ */
+export function apiExposureProblem(
+  host: string,
+  cfg: Pick<ManagerConfig, 'API_TOKEN' | 'API_ALLOW_ANONYMOUS'>,
+): string | null {
+  if (isLoopback(host) || cfg.API_TOKEN !== undefined || cfg.API_ALLOW_ANONYMOUS) return null;
+  return (
+    `API_TOKEN: required when the API listens on ${host} (beyond loopback); set API_TOKEN, ` +
+    'or HOST=127.0.0.1, or API_ALLOW_ANONYMOUS=true behind a proxy that authenticates'
+  );
 }

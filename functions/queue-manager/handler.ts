@@ -6,6 +6,7 @@
 import type { BusEvent } from '../../shared/bus/event-bus.ts';
 import { EventTypes } from '../../shared/contracts/events.ts';
 import { QueueEvent, planFor, type Workflow } from '../../shared/contracts/workflow.ts';
+import { asGiven, checkRequest, notBuiltReason } from '../../shared/contracts/request-rules.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
 import { defaultNames, newQueueId, newTelemetryId } from './commands.ts';
 import { CANCELLABLE, MANAGER, RETRYABLE, fold, managerEvent, retry, stall } from './fold.ts';
@@ -25,10 +26,14 @@ export interface WorkflowService {
   retry(queueId: string): Promise<Workflow>;
   /** Folds one queue-event (both intake paths end here). */
   ingest(ev: QueueEvent): Promise<IngestOutcome>;
-  /** Checks type and data of a CloudEvent, then folds it; InvalidInputError (400) when it cannot be one. */
+  /** Checks type and data of a CloudEvent; InvalidInputError (400) when it cannot be a queue-event. */
+  parseCloudEvent(event: BusEvent): QueueEvent;
+  /** {@link parseCloudEvent}, then folds it. */
   ingestCloudEvent(event: BusEvent): Promise<IngestOutcome>;
   /** Fails every stalled workflow; returns how many. */
   sweep(): Promise<number>;
+  /** Starts the workflows a previous manager left waiting for a job slot. */
+  resume(): Promise<void>;
   /** Cancels pending job-exit timers. */
   close(): void;
 }
@@ -58,10 +63,20 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
 
   const service: WorkflowService = {
     async create(body) {
+      const unbuilt = notBuiltReason(body.type);
+      if (unbuilt) throw invalid('type', unbuilt);
       const range = resolveRange(body);
       if (!range) throw invalid('time_range', 'a time range is required');
-      const now = d.now();
-      if (range.start >= now) throw invalid('time_range', 'range lies entirely in the future');
+      const market = body.market ?? 'spot';
+      const checked = checkRequest(
+        { type: body.type, market, start: range.start, end: range.end },
+        { now: d.now(), limits: settings.rangeLimits },
+      );
+      if (checked.issues.length > 0)
+        throw new InvalidInputError(
+          'invalid request json',
+          asGiven(checked.issues, body.time_range !== undefined),
+        );
       const { target } = planFor(body.type);
       jobs.checkImage(target);
       const names = defaultNames(body.type);
@@ -73,12 +88,12 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
         const wf = await store(() => ({
           queue_id: newQueueId(symbol, body.type, range.start),
           symbol,
-          market: body.market ?? 'spot',
+          market,
           type: body.type,
           target,
           time_range: range.time_range,
           start: range.start,
-          end: range.end,
+          end: checked.end,
           status: 'pending',
           kafka_topic: body.kafka_topic ?? names.kafka_topic,
           collection_name: body.collection_name ?? names.collection_name,
@@ -88,6 +103,7 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
           created_at: at,
           updated_at: at,
           last_event_at: at,
+          ...(checked.notes.length > 0 ? { notes: checked.notes } : {}),
           timeline: [{ at, producer: MANAGER, status: 'pending', message: 'workflow created', attempt: 1 }],
         }));
         metrics.created.inc({ type: wf.type });
@@ -150,7 +166,7 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
       }
     },
 
-    async ingestCloudEvent(event) {
+    parseCloudEvent(event) {
       if (event.type !== EventTypes.queueEvent) {
         metrics.events.inc({ outcome: 'invalid' });
         throw new InvalidInputError(`expected a ${EventTypes.queueEvent} event, got ${event.type}`);
@@ -160,13 +176,19 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
         metrics.events.inc({ outcome: 'invalid' });
         throw InvalidInputError.fromZod('invalid queue-event', parsed.error);
       }
-      return service.ingest(parsed.data);
+      return parsed.data;
+    },
+
+    async ingestCloudEvent(event) {
+      return service.ingest(service.parseCloudEvent(event));
     },
 
     async sweep() {
       const now = d.now();
       let stalled = 0;
       for (const wf of await repo.active()) {
+        // Waiting for a job slot is not silence: nothing was asked of anyone yet.
+        if (wf.waiting !== undefined) continue;
         const { before, after } = await repo.update(wf.queue_id, (w) =>
           stall(w, now, settings.stallTimeoutMs, watchingSince),
         );
@@ -177,6 +199,10 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
         await jobs.stop(after, 'stalled');
       }
       return stalled;
+    },
+
+    async resume() {
+      jobs.resumeWaiting(await repo.active());
     },
 
     close() {

@@ -28,8 +28,14 @@ export interface JobControlDeps {
 export interface JobControl {
   /** InvalidInputError when the target needs an image and the allow-list has none. */
   checkImage(target: Target): void;
-  /** Publishes `start` and launches the job; a failure ends the workflow in `error`. */
+  /**
+   * Publishes `start` and launches the job; a failure ends the workflow in `error`. With
+   * `maxRunningJobs` jobs running, the workflow waits in `pending` with `waiting` saying why, and
+   * starts when a job ends (first come, first served).
+   */
   start(wf: Workflow): Promise<Workflow>;
+  /** Queues again the workflows a previous manager left waiting (in the order they were created). */
+  resumeWaiting(active: Workflow[]): void;
   /** Best effort: `stop` on queue-control and cancel the job. */
   stop(wf: Workflow, why: string): Promise<void>;
   /** Logs and counts a status change. */
@@ -70,6 +76,7 @@ export function createJobControl(d: JobControlDeps): JobControl {
     const current = jobs.get(exit.queue_id);
     if (current && current.name !== exit.name) return; // an older attempt's job
     if (current) jobs.delete(exit.queue_id);
+    admit();
     if (exit.code === 0 && exit.signal === null) {
       log.info({ queue_id: exit.queue_id, job: exit.name }, 'job finished');
       return;
@@ -85,7 +92,77 @@ export function createJobControl(d: JobControlDeps): JobControl {
   /** Attempts whose start is in flight, and those of them a stop arrived for meanwhile. */
   const starting = new Set<string>();
   const stoppedWhileStarting = new Set<string>();
-  const attemptKey = (wf: Workflow): string => `${wf.queue_id}:${wf.attempt}`;
+  const attemptKey = (wf: Pick<Workflow, 'queue_id' | 'attempt'>): string => `${wf.queue_id}:${wf.attempt}`;
+
+  /** Attempts waiting for a job slot, first come first served. */
+  const waiting: { queue_id: string; attempt: number }[] = [];
+  const running = (): number => jobs.size + starting.size;
+  let closed = false;
+
+  async function wait(wf: Workflow): Promise<Workflow> {
+    waiting.push({ queue_id: wf.queue_id, attempt: wf.attempt });
+    const reason =
+      `waiting for a job slot: ${running()} of ${settings.maxRunningJobs} jobs running ` +
+      `(MAX_RUNNING_JOBS), ${waiting.length} workflow(s) waiting`;
+    const now = d.now();
+    const { after } = await repo.update(wf.queue_id, (w) =>
+      w.attempt !== wf.attempt || w.status !== 'pending'
+        ? w
+        : { ...w, waiting: reason, updated_at: new Date(now).toISOString() },
+    );
+    log.info({ queue_id: wf.queue_id, waiting: waiting.length }, 'workflow waits for a job slot');
+    return after;
+  }
+
+  /** Starts waiting workflows while slots are free; a slot is reserved before the first await. */
+  function admit(): void {
+    while (!closed && running() < settings.maxRunningJobs && waiting.length > 0) {
+      const next = waiting.shift()!;
+      starting.add(attemptKey(next));
+      void (async () => {
+        const now = new Date(d.now()).toISOString();
+        const { before, after } = await repo.update(next.queue_id, (w) => {
+          if (w.attempt !== next.attempt || w.status !== 'pending' || w.waiting === undefined) return w;
+          // The stall clock starts now, not when the workflow began to wait.
+          const { waiting: _w, ...rest } = w;
+          return { ...rest, updated_at: now, last_event_at: now };
+        });
+        if (before !== after) await launchNow(after);
+      })()
+        .catch((err: unknown) => {
+          log.error({ queue_id: next.queue_id, err }, 'could not start a waiting workflow');
+        })
+        .finally(() => {
+          starting.delete(attemptKey(next));
+          stoppedWhileStarting.delete(attemptKey(next));
+          admit();
+        });
+    }
+  }
+
+  async function launchNow(wf: Workflow): Promise<Workflow> {
+    const image = imageFor(wf.target);
+    const cmd = commandOf(wf, 'start', image, d.now());
+    try {
+      await bus.publish(Topics.control, [commandMessage(cmd)]);
+      // Long-running targets (loader-ws, graph-builder...) act on the command alone.
+      if (!JOB_TARGETS.has(wf.target)) return wf;
+      starting.add(attemptKey(wf));
+      const handle = await launcher
+        .launch({ command: cmd, image: image ?? '', env: settings.jobEnv })
+        .finally(() => starting.delete(attemptKey(wf)));
+      jobs.set(wf.queue_id, { name: handle.name, attempt: wf.attempt });
+      // A stop that came while the job was being created found nothing to stop: stop it now.
+      if (stoppedWhileStarting.delete(attemptKey(wf))) await launcher.cancel(wf.queue_id);
+      metrics.jobsLaunched.inc({ target: wf.target });
+      log.info({ queue_id: wf.queue_id, job: handle.name, attempt: wf.attempt }, 'job launched');
+      return wf;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log.error({ queue_id: wf.queue_id, err }, 'could not start the workflow');
+      return fail(wf.queue_id, 'launch_failed', message, MANAGER, wf.attempt);
+    }
+  }
 
   const control: JobControl = {
     checkImage(target) {
@@ -96,30 +173,25 @@ export function createJobControl(d: JobControlDeps): JobControl {
     },
 
     async start(wf) {
-      const image = imageFor(wf.target);
-      const cmd = commandOf(wf, 'start', image, d.now());
-      try {
-        await bus.publish(Topics.control, [commandMessage(cmd)]);
-        // Long-running targets (loader-ws, graph-builder...) act on the command alone.
-        if (!JOB_TARGETS.has(wf.target)) return wf;
-        starting.add(attemptKey(wf));
-        const handle = await launcher
-          .launch({ command: cmd, image: image ?? '', env: settings.jobEnv })
-          .finally(() => starting.delete(attemptKey(wf)));
-        jobs.set(wf.queue_id, { name: handle.name, attempt: wf.attempt });
-        // A stop that came while the job was being created found nothing to stop: stop it now.
-        if (stoppedWhileStarting.delete(attemptKey(wf))) await launcher.cancel(wf.queue_id);
-        metrics.jobsLaunched.inc({ target: wf.target });
-        log.info({ queue_id: wf.queue_id, job: handle.name, attempt: wf.attempt }, 'job launched');
-        return wf;
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        log.error({ queue_id: wf.queue_id, err }, 'could not start the workflow');
-        return fail(wf.queue_id, 'launch_failed', message, MANAGER, wf.attempt);
+      if (JOB_TARGETS.has(wf.target) && (running() >= settings.maxRunningJobs || waiting.length > 0))
+        return wait(wf);
+      return launchNow(wf);
+    },
+
+    resumeWaiting(active) {
+      const left = active
+        .filter((wf) => wf.status === 'pending' && wf.waiting !== undefined)
+        .sort((a, b) => a.created_at.localeCompare(b.created_at));
+      for (const wf of left) {
+        if (!waiting.some((w) => w.queue_id === wf.queue_id))
+          waiting.push({ queue_id: wf.queue_id, attempt: wf.attempt });
       }
+      admit();
     },
 
     async stop(wf, why) {
+      const queued = waiting.findIndex((w) => w.queue_id === wf.queue_id);
+      if (queued >= 0) waiting.splice(queued, 1);
       if (starting.has(attemptKey(wf))) stoppedWhileStarting.add(attemptKey(wf));
       try {
         await bus.publish(Topics.control, [
@@ -150,6 +222,7 @@ export function createJobControl(d: JobControlDeps): JobControl {
     },
 
     close() {
+      closed = true;
       for (const t of exitTimers) clearTimeout(t);
       exitTimers.clear();
     },

@@ -16,7 +16,9 @@ import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { serve } from '../../shared/runtime/serve.ts';
 import { createStore } from '../../shared/store/create-store.ts';
 import { FUNCTION_NAME, createManager } from './app.ts';
-import { ManagerConfig, settingsFromConfig } from './config.ts';
+import { apiExposureProblem, ManagerConfig, settingsFromConfig } from './config.ts';
+import { verifierFromConfig } from '../../shared/runtime/intake-auth.ts';
+import { ConfigError } from '../../shared/runtime/config.ts';
 
 export { createManager, type Manager, type ManagerDeps } from './app.ts';
 export { ManagerConfig, settingsFromConfig } from './config.ts';
@@ -43,13 +45,25 @@ export function createLauncher(cfg: ManagerConfig, logger: Logger): JobLauncher 
 async function main(): Promise<void> {
   const cfg = loadManagerConfig(process.env);
   const logger = createLogger(FUNCTION_NAME, cfg.LOG_LEVEL);
+  const host = cfg.HOST;
+  const exposure = apiExposureProblem(host, cfg);
+  if (exposure) throw new ConfigError([exposure]);
+  const intakeAuth = verifierFromConfig(cfg);
   const store = createStore(cfg, logger);
   const bus = createBus(cfg, logger);
   const launcher = createLauncher(cfg, logger);
-  const manager = createManager({ store, bus, launcher, logger, settings: settingsFromConfig(cfg) });
+  const manager = createManager({
+    store,
+    bus,
+    launcher,
+    logger,
+    settings: settingsFromConfig(cfg),
+    intakeAuth,
+  });
   await manager.start();
   const server = await serve(manager.app, {
     port: cfg.PORT,
+    host,
     logger,
     graceMs: cfg.SHUTDOWN_GRACE_MS,
     onDrain: () => manager.functionApp.drain(),

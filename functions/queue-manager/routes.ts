@@ -4,6 +4,7 @@
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { WorkflowService } from './handler.ts';
+import type { CreateRateLimit } from './rate-limit.ts';
 import {
   CreateWorkflowRequest,
   ErrorBodySchema,
@@ -19,79 +20,133 @@ const json = <S extends z.ZodType>(schema: S, description: string) => ({
   content: { 'application/json': { schema } },
 });
 const err = (description: string) => json(ErrorBodySchema, description);
-const bearer = [{ bearerAuth: [] }];
 
-const create = createRoute({
-  method: 'post',
-  path: '/workflows',
-  tags: ['workflows'],
-  summary: 'Start a workflow (one per symbol)',
-  description:
-    'Stores the workflow, publishes `start` on `queue-control` and launches its job. Ranges are half-open in UTC: ' +
-    '`time_range: "2024-08-01:2024-08-02"` (or `start`/`end`) means from 2024-08-01T00:00Z up to, not including, ' +
-    '2024-08-02T00:00Z. A range that is reversed, empty or entirely in the future is refused. With `symbol` the ' +
-    'answer is the workflow; with `symbols` it is `{ workflows: [...] }`, one per symbol in request order.',
-  security: bearer,
-  request: { body: { required: true, content: { 'application/json': { schema: CreateWorkflowRequest } } } },
-  responses: {
-    201: json(z.union([WorkflowSchema, WorkflowBatchSchema]), 'Created: status `pending`'),
-    400: err('Invalid request (zod issues)'),
-    401: err('Missing or wrong bearer token'),
-  },
-});
+/** What the API enforces, so the document declares exactly that (security, 401). */
+export interface ApiAuth {
+  /** A token is configured: mutating routes need it. */
+  token: boolean;
+  /** Reads need it too. */
+  reads: boolean;
+}
 
-const list = createRoute({
-  method: 'get',
-  path: '/workflows',
-  tags: ['workflows'],
-  summary: 'List workflows, newest first',
-  request: { query: ListQuery },
-  responses: { 200: json(WorkflowListSchema, 'A page of workflows'), 400: err('Invalid query') },
-});
+const tooLarge = err('Request body over the limit (the message names it)');
+const malformedId = err('Malformed queue_id (zod issues)');
 
-const get = createRoute({
-  method: 'get',
-  path: '/workflows/{queue_id}',
-  tags: ['workflows'],
-  summary: 'One workflow with its timeline',
-  description:
-    'Status, records_written (stored by the sink), progress (pages and records published by the loader), error ' +
-    "(the exchange's own code and message, or `stalled` / `job_exit` / `launch_failed`), timestamps and the " +
-    'timeline of every queue-event received (the last 500; the first and terminal ones are always kept).',
-  request: { params: QueueIdParam },
-  responses: { 200: json(WorkflowSchema, 'The workflow'), 404: err('No such workflow') },
-});
+/** The routes as the API serves them under `auth`. */
+function workflowRoutes(auth: ApiAuth) {
+  const unauthorized = err('Missing or wrong bearer token');
+  const secured = (
+    write: boolean,
+  ): { security: { bearerAuth: string[] }[]; unauthorized: Record<number, typeof unauthorized> } =>
+    auth.token && (write || auth.reads)
+      ? { security: [{ bearerAuth: [] }], unauthorized: { 401: unauthorized } }
+      : { security: [], unauthorized: {} };
+  const w = secured(true);
+  const r = secured(false);
 
-const action = (verb: 'cancel' | 'retry', description: string) =>
-  createRoute({
+  const create = createRoute({
     method: 'post',
-    path: `/workflows/{queue_id}/${verb}`,
+    path: '/workflows',
     tags: ['workflows'],
-    summary: description,
-    security: bearer,
-    request: { params: QueueIdParam },
+    summary: 'Start a workflow (one per symbol)',
+    description:
+      'Stores the workflow, publishes `start` on `queue-control` and launches its job. Ranges are half-open in UTC: ' +
+      '`time_range: "2024-08-01:2024-08-02"` (or `start`/`end`) means from 2024-08-01T00:00Z up to, not including, ' +
+      '2024-08-02T00:00Z. What is refused at the door, and the bounds (body size, rate, running jobs): ' +
+      'docs/api.md; an end in the future is clamped to now (`notes`). With `symbol` the ' +
+      'answer is the workflow; with `symbols` it is `{ workflows: [...] }`, one per symbol in request order.',
+    security: w.security,
+    request: { body: { required: true, content: { 'application/json': { schema: CreateWorkflowRequest } } } },
     responses: {
-      200: json(WorkflowSchema, 'The workflow after the change'),
-      401: err('Missing or wrong bearer token'),
-      404: err('No such workflow'),
-      409: err(verb === 'cancel' ? 'Already finished' : 'Not in error or cancelled'),
+      201: json(z.union([WorkflowSchema, WorkflowBatchSchema]), 'Created: status `pending`'),
+      400: err('Invalid request (zod issues), or a rule of docs/api.md broken (issue names it)'),
+      ...w.unauthorized,
+      413: tooLarge,
+      429: {
+        ...err('Too many workflows created by this client; retry after `Retry-After` seconds'),
+        headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+      },
     },
   });
 
-const cancel = action(
-  'cancel',
-  'Cancel a pending, started or loading workflow (publishes `stop`, stops the job)',
-);
-const retry = action(
-  'retry',
-  'Retry a workflow in error or cancelled: next attempt, back to pending, job relaunched',
-);
+  const list = createRoute({
+    method: 'get',
+    path: '/workflows',
+    tags: ['workflows'],
+    summary: 'List workflows, newest first',
+    security: r.security,
+    request: { query: ListQuery },
+    responses: {
+      200: json(WorkflowListSchema, 'A page of workflows'),
+      400: err('Invalid query'),
+      ...r.unauthorized,
+    },
+  });
 
-export function registerWorkflowRoutes(app: OpenAPIHono, service: WorkflowService): void {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  const get = createRoute({
+    method: 'get',
+    path: '/workflows/{queue_id}',
+    tags: ['workflows'],
+    summary: 'One workflow with its timeline',
+    description:
+      'Status, records_written (stored by the sink), progress (pages and records published by the loader), error ' +
+      "(the exchange's own code and message, or `stalled` / `job_exit` / `launch_failed`), timestamps and the " +
+      'timeline by event time (transitions kept, progress merged per producer, one late-event note; ≤ 200).',
+    security: r.security,
+    request: { params: QueueIdParam },
+    responses: {
+      200: json(WorkflowSchema, 'The workflow'),
+      400: malformedId,
+      ...r.unauthorized,
+      404: err('No such workflow'),
+    },
+  });
+
+  const action = (verb: 'cancel' | 'retry', description: string) =>
+    createRoute({
+      method: 'post',
+      path: `/workflows/{queue_id}/${verb}`,
+      tags: ['workflows'],
+      summary: description,
+      security: w.security,
+      request: { params: QueueIdParam },
+      responses: {
+        200: json(WorkflowSchema, 'The workflow after the change'),
+        400: malformedId,
+        ...w.unauthorized,
+        413: tooLarge,
+        404: err('No such workflow'),
+        409: err(verb === 'cancel' ? 'Already finished' : 'Not in error or cancelled'),
+      },
+    });
+
+  const cancel = action(
+    'cancel',
+    'Cancel a pending, started or loading workflow (publishes `stop`, stops the job)',
+  );
+  const retry = action(
+    'retry',
+    'Retry a workflow in error or cancelled: next attempt, back to pending, job relaunched',
+  );
+  return { create, list, get, cancel, retry };
+}
+
+export function registerWorkflowRoutes(
+  app: OpenAPIHono,
+  service: WorkflowService,
+  limits: { createRate: CreateRateLimit },
+  auth: ApiAuth,
+): void {
+  const { create, list, get, cancel, retry } = workflowRoutes(auth);
+  if (auth.token)
+    app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+      type: 'http',
+      scheme: 'bearer',
+    });
 
   app.openapi(create, async (c) => {
     const body = c.req.valid('json');
+    limits.createRate.take(c, body.symbols?.length ?? 1);
     const workflows = await service.create(body);
     const [first] = workflows;
     if (body.symbol !== undefined && first) return c.json(first, 201);

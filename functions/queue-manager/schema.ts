@@ -4,27 +4,33 @@
  */
 import { z } from '@hono/zod-openapi';
 import { Market, SafeName, Symbol } from '../../shared/contracts/common.ts';
+import {
+  BUILT_TYPES_TEXT,
+  BuiltWorkflowType,
+  DAY_RANGE,
+  notBuiltReason,
+  rangeOf,
+  type ResolvedRange,
+} from '../../shared/contracts/request-rules.ts';
+import { INSTANT_PATTERN } from '../../shared/contracts/time-text.ts';
 import { QueueId, Workflow, WorkflowStatus, WorkflowType } from '../../shared/contracts/workflow.ts';
+
+/** Largest `offset` of a list (a page past the end is empty, not an error). */
+const MAX_OFFSET = 1_000_000_000;
 
 /** At most this many symbols in one request (one workflow each). */
 export const MAX_SYMBOLS = 100;
 
-const DAY_RANGE = /^(\d{4}-\d{2}-\d{2}):(\d{4}-\d{2}-\d{2})$/;
-
-/** `YYYY-MM-DD` as UTC midnight in epoch ms; NaN when it is not a real calendar day. */
-export function utcDay(text: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return Number.NaN;
-  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  return new Date(t).toISOString().startsWith(text) ? t : Number.NaN;
-}
-
-/** ISO-8601 date or date-time (UTC or with an offset) as epoch ms. */
+/** ISO-8601 date (UTC midnight) or date-time with a zone; the pattern is the whole rule. */
 const instant = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
-  .meta({ description: 'ISO-8601 date-time (`2024-08-01T00:00:00Z`) or date (UTC midnight)' });
+  .string()
+  .regex(
+    INSTANT_PATTERN,
+    'expected an ISO-8601 date (2024-08-01) or date-time with a zone (2024-08-01T00:00:00Z)',
+  )
+  .openapi({ pattern: INSTANT_PATTERN.source });
 
-/** The workflow type, with one readable message instead of four union branches. */
+/** Any workflow type (list filters), with one readable message instead of four union branches. */
 const RequestType = z
   .union(WorkflowType.options, {
     error:
@@ -35,6 +41,22 @@ const RequestType = z
     example: 'api_candles_5m',
   });
 
+/** A type that can run today; a known type whose function is not built yet is named as such. */
+const CreateType = z
+  .union(BuiltWorkflowType.options, {
+    error: (iss) => {
+      const known = WorkflowType.safeParse(iss.input);
+      const reason = known.success ? notBuiltReason(known.data) : null;
+      return reason ?? `unknown type: expected ${BUILT_TYPES_TEXT}`;
+    },
+  })
+  .meta({
+    description:
+      `A workflow type that runs today: ${BUILT_TYPES_TEXT}. The live (\`ws_*\`), archive (\`bulk_*\`), ` +
+      '`graph_build` and `gnn_train` types are refused (400) until their functions exist.',
+    example: 'api_candles_5m',
+  });
+
 const CreateFields = z.strictObject({
   symbol: Symbol.optional().meta({ description: 'One symbol (`[A-Z0-9]{2,20}`).', example: 'BTCUSDT' }),
   symbols: z
@@ -42,18 +64,28 @@ const CreateFields = z.strictObject({
     .min(1)
     .max(MAX_SYMBOLS)
     .optional()
-    .meta({ description: `Several symbols (1..${MAX_SYMBOLS}): one workflow per symbol.` }),
-  type: RequestType,
+    .meta({ description: `Several symbols (1..${MAX_SYMBOLS}), no repeats: one workflow per symbol.` })
+    .openapi({ uniqueItems: true }),
+  type: CreateType,
   market: Market.optional().meta({ description: 'Exchange market; default `spot`.' }),
-  time_range: z.string().regex(DAY_RANGE, 'time_range must look like 2024-08-01:2024-08-02').optional().meta({
-    description:
-      'Half-open UTC day range `from:to`: `2024-08-01:2024-08-02` is from 2024-08-01T00:00Z up to, not including, 2024-08-02T00:00Z (one day).',
-    example: '2024-08-01:2024-08-02',
-  }),
-  start: instant
+  time_range: z
+    .string()
+    .regex(DAY_RANGE, 'time_range must be two real calendar days, like 2024-08-01:2024-08-02')
+    .openapi({ pattern: DAY_RANGE.source })
     .optional()
-    .meta({ description: 'Inclusive UTC start, instead of `time_range` (with `end`).' }),
-  end: instant.optional().meta({ description: 'Exclusive UTC end, instead of `time_range` (with `start`).' }),
+    .meta({
+      description:
+        'Half-open UTC day range `from:to`: `2024-08-01:2024-08-02` is from 2024-08-01T00:00Z up to, not including, 2024-08-02T00:00Z (one day).',
+      example: '2024-08-01:2024-08-02',
+    }),
+  start: instant.optional().meta({
+    description: 'Inclusive UTC start, instead of `time_range` (with `end`).',
+    example: '2024-08-01T00:00:00Z',
+  }),
+  end: instant.optional().meta({
+    description: 'Exclusive UTC end, instead of `time_range` (with `start`); after `start`.',
+    example: '2024-08-02T00:00:00Z',
+  }),
   kafka_topic: SafeName.optional().meta({
     description: 'Data topic; default the per-kind topic (`binance-kline`).',
   }),
@@ -63,27 +95,8 @@ const CreateFields = z.strictObject({
 });
 export type CreateWorkflowBody = z.infer<typeof CreateFields>;
 
-/** Resolved half-open range [start, end) in epoch ms, and its informative text. */
-export interface ResolvedRange {
-  start: number;
-  end: number;
-  time_range: string;
-}
-
 /** The body's range, or null when it gives none or an unparseable one (the schema reports why). */
-export function resolveRange(b: CreateWorkflowBody): ResolvedRange | null {
-  if (b.time_range !== undefined) {
-    const m = DAY_RANGE.exec(b.time_range);
-    const start = utcDay(m?.[1] ?? '');
-    const end = utcDay(m?.[2] ?? '');
-    return Number.isNaN(start) || Number.isNaN(end) ? null : { start, end, time_range: b.time_range };
-  }
-  if (b.start === undefined || b.end === undefined) return null;
-  const start = Date.parse(b.start);
-  const end = Date.parse(b.end);
-  if (Number.isNaN(start) || Number.isNaN(end)) return null;
-  return { start, end, time_range: `${new Date(start).toISOString()}/${new Date(end).toISOString()}` };
-}
+export const resolveRange = (b: CreateWorkflowBody): ResolvedRange | null => rangeOf(b);
 
 export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -95,16 +108,28 @@ export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
     issue('time_range', 'give exactly one of time_range or start/end');
   else if (hasIso && (b.start === undefined || b.end === undefined))
     issue('end', 'start and end go together');
-  else {
-    const r = resolveRange(b);
-    if (!r) issue('time_range', 'time_range must name real calendar days');
-    else if (r.end < r.start) issue('time_range', 'range is reversed: its end is before its start');
-    else if (r.end === r.start) issue('time_range', 'range is empty: [start, end) is half-open');
-  }
-  const market = b.market ?? 'spot';
-  if (b.type === 'api_funding' && market !== 'usdm') issue('market', 'api_funding needs market usdm');
-  if (b.type.endsWith('_candles_1s') && market !== 'spot') issue('market', '1s candles exist on spot only');
-}).openapi('CreateWorkflowRequest');
+  else if (!resolveRange(b)) issue('time_range', 'time_range must name real calendar days');
+  // Market, time and size rules need the clock and the manager's limits: handler.ts applies
+  // them (shared/contracts/request-rules.ts, one source with the CLI and the loaders).
+}).openapi('CreateWorkflowRequest', {
+  // The exclusive fields as JSON Schema states them (the refinement above is zod's copy):
+  // exactly one of symbol/symbols, and either time_range alone or start and end together.
+  // Rules that need the clock or compare fields are in the description (docs/api.md).
+  description:
+    'Also refused with 400 (docs/api.md): a start before the market opened (spot 2017-07-14, usdm ' +
+    '2019-09-08) or not in the past; an end not after the start; `1s` candles on usdm, funding on spot, ' +
+    'trades or aggTrades on usdm; more candles or trade days than the configured maximum. An end in ' +
+    'the future is clamped to now (see `notes`).',
+  allOf: [
+    { oneOf: [{ required: ['symbol'] }, { required: ['symbols'] }] },
+    {
+      oneOf: [
+        { required: ['time_range'], not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] } },
+        { required: ['start', 'end'], not: { required: ['time_range'] } },
+      ],
+    },
+  ],
+} as never);
 
 /*
  * Schemas from shared/contracts may have been built before @hono/zod-openapi extended zod, so
@@ -131,8 +156,26 @@ export const ListQuery = z.object({
   status: WorkflowStatus.optional(),
   symbol: Symbol.optional(),
   type: RequestType.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).default(0),
+  limit: z
+    .string()
+    .regex(/^[0-9]+$/, 'limit must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(500))
+    .default(50)
+    .openapi({ type: 'integer', minimum: 1, maximum: 500, default: 50, description: 'Page size, 1..500' }),
+  offset: z
+    .string()
+    .regex(/^[0-9]+$/, 'offset must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(0).max(MAX_OFFSET))
+    .default(0)
+    .openapi({
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_OFFSET,
+      default: 0,
+      description: `Workflows to skip, 0..${MAX_OFFSET}`,
+    }),
 });
 
 export const QueueIdParam = z.object({

@@ -6,9 +6,11 @@
  * Times are epoch ms as the exchange gives them; decimal strings are returned untouched.
  * Paging is keyset-based on (time, key), so pages neither skip nor repeat while data is added.
  */
+import { ISO_DATE, ISO_TIME } from '../../shared/contracts/time-text.ts';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { Market, Symbol } from '../../shared/contracts/common.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
+import { rowIdentifier } from '../../shared/contracts/rows.ts';
 import {
   Dataset,
   RECORD_KINDS,
@@ -23,65 +25,90 @@ import type { Store } from '../../shared/store/store.ts';
 const MAX_LIMIT = 5000;
 
 // Shared schemas are built before @hono/zod-openapi extends zod, so they carry no `.openapi()`;
-// the path parameters are documented from the object keys.
-const SeriesParams = z.object({ market: Market, symbol: Symbol, dataset: Dataset });
+// `.meta()` returns a fresh instance, and the path parameters are documented from the object keys.
+const SeriesParams = z.object({
+  market: Market.meta({ description: 'Exchange market', example: 'spot' }),
+  symbol: Symbol.meta({ description: 'Binance symbol (`[A-Z0-9]{2,20}`)', example: 'BTCUSDT' }),
+  dataset: Dataset.meta({
+    description: '`klines_<interval>`, `trades`, `agg_trades`, `funding`, `depth` or `book_ticker`',
+    example: 'klines_1m',
+  }),
+});
 
-const ISO_DATE = z.iso.date();
-const ISO_DATETIME = z.iso.datetime({ offset: true });
+/**
+ * `from`/`to` as the spec states them: epoch milliseconds (up to 15 digits), or an ISO-8601 date
+ * (UTC midnight) or date-time. Every string it matches is an instant Date.parse reads, so the
+ * pattern is the whole rule for one value.
+ */
+const TIME_PATTERN = new RegExp(`^(?:[0-9]{1,15}|${ISO_DATE}(?:${ISO_TIME})?)$`);
 
-/** `from`/`to`: epoch milliseconds, or ISO-8601 (a date is UTC midnight; a date-time needs a zone). */
-const TimeParam = z
-  .string()
-  .transform((s, ctx) => {
-    const ms = /^\d{1,16}$/.test(s)
-      ? Number(s)
-      : ISO_DATE.safeParse(s).success || ISO_DATETIME.safeParse(s).success
-        ? Date.parse(s)
-        : Number.NaN;
-    if (Number.isSafeInteger(ms) && ms >= 0) return ms;
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        'expected epoch milliseconds or ISO-8601 (e.g. 1704067200000, 2024-01-01, 2024-01-01T00:00:00Z)',
-    });
-    return z.NEVER;
-  })
-  .openapi({ type: 'string', example: '2024-01-01T00:00:00Z' });
+const timeParam = (description: string, example: string) =>
+  z
+    .string()
+    .regex(
+      TIME_PATTERN,
+      'expected epoch milliseconds or ISO-8601 (e.g. 1704067200000, 2024-01-01, 2024-01-01T00:00:00Z)',
+    )
+    .transform((s) => (/^[0-9]+$/.test(s) ? Number(s) : Date.parse(s)))
+    .openapi({ type: 'string', pattern: TIME_PATTERN.source, description, example });
 
-const Cursor = z.object({ time: z.number().int(), key: z.string().min(1) });
-type Cursor = z.infer<typeof Cursor>;
+/**
+ * Paging cursor: `<time>_<id>` of the last record of the previous page (its time and the id its
+ * natural key ends in). Any string of this form is a position in the series' (time, key) order,
+ * so the pattern is the whole rule; clients should pass back `next_cursor` as it is.
+ */
+const CURSOR_PATTERN = /^(-?[0-9]{1,15})_(-?[0-9]{1,15})$/;
+interface Cursor {
+  time: number;
+  id: number;
+}
 
-export function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
+/** The cursor after a record; an internal error for a record whose time or key it cannot hold. */
+export function encodeCursor(record: { time: number; key: string }): string {
+  const id = record.key.slice(record.key.lastIndexOf(':') + 1);
+  const cursor = `${record.time}_${id}`;
+  if (!CURSOR_PATTERN.test(cursor)) throw new Error(`record ${record.key} cannot be a cursor position`);
+  return cursor;
 }
 
 const CursorParam = z
   .string()
-  .transform((s, ctx) => {
-    try {
-      const parsed = Cursor.safeParse(JSON.parse(Buffer.from(s, 'base64url').toString('utf8')));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // fall through to the issue below
-    }
-    ctx.addIssue({ code: 'custom', message: 'not a cursor returned by this API (next_cursor)' });
-    return z.NEVER;
+  .regex(CURSOR_PATTERN, 'not a cursor returned by this API (next_cursor, e.g. 1704067200000_1704067200000)')
+  .transform((s): Cursor => {
+    const [, time, id] = CURSOR_PATTERN.exec(s) ?? [];
+    return { time: Number(time), id: Number(id) };
   })
-  .openapi({ type: 'string', description: 'next_cursor of the previous page' });
+  .openapi({
+    type: 'string',
+    pattern: CURSOR_PATTERN.source,
+    description: '`next_cursor` of the previous page (`<time>_<id>` of its last record)',
+    example: '1704067200000_1704067200000',
+  });
 
+const LIMIT_PATTERN = /^[0-9]+$/;
 const RecordsQuery = z
   .object({
-    from: TimeParam.optional(),
-    to: TimeParam.optional(),
-    limit: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_LIMIT)
+    from: timeParam('Inclusive start: epoch ms or ISO-8601', '2024-01-01T00:00:00Z').optional(),
+    to: timeParam(
+      'Exclusive end: epoch ms or ISO-8601. With `from`, it must be after `from` (else 400).',
+      '2024-01-02T00:00:00Z',
+    ).optional(),
+    limit: z
+      .string()
+      .regex(LIMIT_PATTERN, 'limit must be an integer')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(MAX_LIMIT))
       .default(500)
-      .openapi({ type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: 500 }),
+      .openapi({
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_LIMIT,
+        default: 500,
+        description: `Page size, 1..${MAX_LIMIT}`,
+      }),
     cursor: CursorParam.optional(),
   })
+  // The one rule across parameters (OpenAPI cannot state it; the `to` description does).
   .refine((q) => q.from === undefined || q.to === undefined || q.to > q.from, {
     message: '`to` must be after `from`',
     path: ['to'],
@@ -90,10 +117,10 @@ const RecordsQuery = z
 const RangeOut = z.object({ from: z.number().int(), to: z.number().int() });
 const SeriesSummary = z
   .object({
-    market: z.string(),
-    symbol: z.string(),
-    dataset: z.string(),
-    count: z.number().int(),
+    market: Market,
+    symbol: Symbol,
+    dataset: Dataset,
+    count: z.number().int().nonnegative(),
     first: z.number().int().nullable(),
     last: z.number().int().nullable(),
   })
@@ -105,21 +132,24 @@ const SeriesDetail = SeriesSummary.extend({
   gaps: z.array(RangeOut),
 }).openapi('SeriesDetail');
 const RecordsPage = z
-  .object({ items: z.array(z.record(z.string(), z.unknown())), next_cursor: z.string().nullable() })
+  .object({
+    items: z.array(z.record(z.string(), z.unknown())),
+    next_cursor: z.string().regex(CURSOR_PATTERN).nullable(),
+  })
   .openapi('RecordsPage');
 
 const ErrorBody = z.object({ error: z.string(), issues: z.array(z.unknown()).optional() }).openapi('Error');
-const errors = {
-  400: {
-    description: 'Invalid parameters (zod issues)',
-    content: { 'application/json': { schema: ErrorBody } },
-  },
-  404: { description: 'Unknown series', content: { 'application/json': { schema: ErrorBody } } },
-  503: { description: 'Store unavailable', content: { 'application/json': { schema: ErrorBody } } },
+const error = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ErrorBody } },
+});
+/** What every route can answer besides its own: the reads token (when required) and the store. */
+const common = {
+  401: error('Missing or wrong bearer token (only when the manager requires it for reads: API_TOKEN_READS)'),
+  503: error('Store unavailable'),
 };
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
+const ok = <S extends z.ZodType>(schema: S, description: string) => ({
   200: { description, content: { 'application/json': { schema } } },
-  ...errors,
 });
 
 const listRoute = createRoute({
@@ -127,7 +157,7 @@ const listRoute = createRoute({
   path: '/series',
   tags: ['series'],
   summary: 'Every stored series with its record count and time span',
-  responses: json(z.object({ items: z.array(SeriesSummary) }), 'Stored series'),
+  responses: { ...ok(z.object({ items: z.array(SeriesSummary) }), 'Stored series'), ...common },
 });
 const detailRoute = createRoute({
   method: 'get',
@@ -135,15 +165,28 @@ const detailRoute = createRoute({
   tags: ['series'],
   summary: 'One series: count, time span, coverage ledger (stored ranges and exchange gaps)',
   request: { params: SeriesParams },
-  responses: json(SeriesDetail, 'The series'),
+  responses: {
+    ...ok(SeriesDetail, 'The series'),
+    400: error('Invalid path parameters (zod issues)'),
+    404: error('No stored series (no records and no coverage)'),
+    ...common,
+  },
 });
 const recordsRoute = createRoute({
   method: 'get',
   path: '/series/{market}/{symbol}/{dataset}/records',
   tags: ['series'],
-  summary: 'Records of a series in time order, paged with an opaque cursor',
+  summary: 'Records of a series in time order, paged by cursor',
+  description:
+    'Records with `from <= time < to` in (time, key) order, at most `limit` of them; `next_cursor` is null on ' +
+    'the last page. `to` must be after `from` when both are given.',
   request: { params: SeriesParams, query: RecordsQuery },
-  responses: json(RecordsPage, 'A page of records'),
+  responses: {
+    ...ok(RecordsPage, 'A page of records'),
+    400: error('Invalid parameters (zod issues), including `to` not after `from`'),
+    404: error('No stored series (asked without a cursor)'),
+    ...common,
+  },
 });
 
 /** Store failures are a dependency being down (503), not a bug in the request. */
@@ -234,8 +277,15 @@ export function registerSeriesRoutes(app: OpenAPIHono, deps: { store: Store }): 
       await ensure(collection);
       const series = seriesKey(params);
       // One extra row says whether another page exists, so the last page has no cursor.
+      const after =
+        q.cursor === undefined
+          ? undefined
+          : {
+              time: q.cursor.time,
+              key: `${rowIdentifier(datasetKind(params.dataset), params).prefix}${q.cursor.id}`,
+            };
       const rows = await fromStore(
-        store.rangeQuery(collection, { series, from: q.from, to: q.to, limit: q.limit + 1, after: q.cursor }),
+        store.rangeQuery(collection, { series, from: q.from, to: q.to, limit: q.limit + 1, after }),
       );
       if (rows.length === 0 && q.cursor === undefined) {
         const { stats: s } = await stats(params);
@@ -243,8 +293,7 @@ export function registerSeriesRoutes(app: OpenAPIHono, deps: { store: Store }): 
       }
       const page = rows.slice(0, q.limit);
       const last = page[page.length - 1];
-      const next =
-        rows.length > q.limit && last !== undefined ? encodeCursor({ time: last.time, key: last.key }) : null;
+      const next = rows.length > q.limit && last !== undefined ? encodeCursor(last) : null;
       return c.json({ items: page.map((r) => r.doc), next_cursor: next }, 200);
     },
     rejectInvalid,

@@ -94,7 +94,7 @@ export function createHttpPublisher(opts: HttpPublisherOptions): Publisher {
         throw new InvalidInputError(`ingress refused the event: ${what}`);
       if (attempt >= attempts)
         throw new DependencyError(`ingress ${what} after ${attempt} attempts`, failure);
-      log.warn({ attempt, status }, `ingress ${what}; retrying`);
+      log.info({ attempt, status }, `ingress ${what}; retrying`);
       await sleep(Math.min(5000, 100 * 2 ** attempt));
     }
   }

@@ -46,7 +46,8 @@ function pinoLogCreator(logger: Logger): logCreator {
       const fields = { ...extra, kafkajs: namespace };
       if (level === logLevel.ERROR && namespace === 'Connection') logger.debug(fields, message);
       else if (level === logLevel.ERROR && !('retryCount' in extra)) logger.error(fields, message);
-      else if (level === logLevel.ERROR || level === logLevel.WARN) logger.warn(fields, message);
+      // Retried errors and kafkajs warnings (rebalances, reconnects) are expected: info.
+      else if (level === logLevel.ERROR || level === logLevel.WARN) logger.info(fields, message);
       else if (level === logLevel.INFO) logger.info(fields, message);
       else logger.debug(fields, message);
     };

@@ -197,6 +197,10 @@ export const Workflow = z.object({
   /** Last time any service reported on this workflow (for the stall watchdog). */
   last_event_at: z.iso.datetime(),
   finished_at: z.iso.datetime().optional(),
+  /** What the manager adjusted or is waiting for, e.g. an end clamped to now (request-rules.ts). */
+  notes: z.array(z.string()).optional(),
+  /** Present while a pending workflow waits for a job slot (MAX_RUNNING_JOBS): why and behind how many. */
+  waiting: z.string().optional(),
   timeline: z.array(
     z.object({
       at: z.iso.datetime(),
@@ -207,6 +211,18 @@ export const Workflow = z.object({
       /** The attempt the event belonged to, and its producer's `seq` (duplicate detection). */
       attempt: z.number().int().positive().optional(),
       seq: z.number().int().nonnegative().optional(),
+      /** Only on coalesced entries (queue-manager/fold.ts): merged progress, the late-event note. */
+      reports: z
+        .number()
+        .int()
+        .nonnegative()
+        .optional()
+        .meta({
+          description:
+            'How many reports this entry stands for: progress reports of one producer and attempt merged into one ' +
+            'entry (`at` the latest, records_written the maximum), or the late events counted by the note after a ' +
+            'terminal status. Absent on state transitions, which are never merged.',
+        }),
     }),
   ),
 });

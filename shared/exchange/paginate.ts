@@ -2,8 +2,8 @@
  * One entry point from a series (market, symbol, dataset) to its paginator, so a loader does not
  * branch on datasets itself.
  */
-import type { Market } from '../contracts/common.ts';
-import { KlineInterval } from '../contracts/common.ts';
+import { KlineInterval, type Market } from '../contracts/common.ts';
+import { unsupportedSeries } from '../contracts/request-rules.ts';
 import type { Dataset } from '../contracts/records.ts';
 import { fundingPages } from './funding.ts';
 import { klinePages } from './klines.ts';
@@ -23,26 +23,9 @@ export interface SeriesSpec {
   dataset: Dataset;
 }
 
-/** Why a series cannot be paged over REST; null when it can. */
-export function unsupportedReason(s: SeriesSpec): string | null {
-  if (s.dataset.startsWith('klines_')) {
-    const interval = KlineInterval.parse(s.dataset.slice('klines_'.length));
-    return s.market === 'usdm' && interval === '1s' ? '1s klines exist on spot only' : null;
-  }
-  switch (s.dataset) {
-    case 'trades':
-    case 'agg_trades':
-      return s.market === 'spot' ? null : `${s.dataset} are loaded for spot only`;
-    case 'funding':
-      return s.market === 'usdm' ? null : 'funding rates exist on USD-M only';
-    default:
-      return `${s.dataset} has no REST history`;
-  }
-}
-
-/** Pages of one series; throws RangeError for a series {@link unsupportedReason} rejects. */
+/** Pages of one series; throws RangeError for a series the request rules reject (request-rules.ts). */
 export function paginate(clients: ExchangeClients, s: SeriesSpec, o: PaginateOptions): AsyncGenerator<Page> {
-  const reason = unsupportedReason(s);
+  const reason = unsupportedSeries(s.market, s.dataset);
   if (reason) throw new RangeError(reason);
   if (s.dataset.startsWith('klines_')) {
     const interval = KlineInterval.parse(s.dataset.slice('klines_'.length));

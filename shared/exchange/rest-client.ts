@@ -124,7 +124,8 @@ export function createExchangeClient(opts: ExchangeClientOptions): ExchangeClien
       if (tries >= maxTries) throw new ExchangeUnavailableError(endpoint, code, tries, detail, cause);
       const ceiling = Math.min(maxBackoff, base * 2 ** (tries - 1));
       const delay = ceiling / 2 + (random() * ceiling) / 2;
-      opts.logger?.warn(
+      // Expected now and then (5xx, resets, timeouts) and retried: info; giving up is the error.
+      opts.logger?.info(
         { endpoint, failure: code, detail, try: tries, delay_ms: Math.round(delay) },
         'exchange request failed, retrying',
       );

@@ -6,11 +6,12 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 import type { Registry } from 'prom-client';
 import type { BusEvent } from '../bus/event-bus.ts';
 import { parseHttpEvents, toHttpBatch, toHttpBinary } from './cloudevents.ts';
-import { AppError, classify } from './errors.ts';
+import { AppError, classify, InvalidInputError, OverloadedError, PayloadTooLargeError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createRegistry, runtimeMetrics } from './metrics.ts';
 
@@ -35,6 +36,36 @@ export interface FunctionAppOptions {
   onEvent?: EventHandler;
   /** /readyz gives up after this long (→ 503); default 5000. */
   readyTimeoutMs?: number;
+  /**
+   * Checks the sender of POST / from its `Authorization` header before the body is read; throws
+   * UnauthorizedError (401). Built from the function's config (intake-auth.ts): the platform's
+   * shared secret locally, Knative's OIDC tokens in a cluster. Unset: the intake is open, which
+   * only tests and an explicit INTAKE_AUTH_DISABLED do.
+   */
+  authenticate?: (authorization: string | undefined) => Promise<void>;
+  /**
+   * Checks one event's data without any effect (throws InvalidInputError). With it, a batched
+   * request is all or nothing: every element is checked before the first is handled, and one
+   * bad element answers 400 naming its index with nothing handled (docs/api.md "Batches").
+   */
+  validate?: (event: BusEvent) => void;
+  /** Largest request body on every route (413 above it); default 8 MiB. */
+  maxBodyBytes?: number;
+  /** Smaller limits for some paths (hono path patterns), checked first so their 413 names them. */
+  pathBodyLimits?: Record<string, number>;
+}
+
+/** Default request body limit of a function's server. */
+export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/** A body limit that answers 413 naming the limit (through the one error mapping). */
+export function limitBody(maxBytes: number) {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new PayloadTooLargeError(maxBytes);
+    },
+  });
 }
 
 export interface FunctionApp {
@@ -85,8 +116,10 @@ function logFailure(
 ): void {
   const msg = err instanceof Error ? err.message : String(err);
   if (status >= 500 && !(err instanceof AppError)) log.error({ ...fields, err, status }, 'failed');
-  else if (quiet && status < 500 && status !== 429) log.debug({ ...fields, status, error: msg }, 'rejected');
-  else log.warn({ ...fields, status, error: msg }, status < 500 && status !== 429 ? 'rejected' : 'failed');
+  // Back-pressure and a dependency away are retried by the sender: expected, not a person's problem.
+  else if (status === 429 || status === 503) log.info({ ...fields, status, error: msg }, 'deferred');
+  else if (quiet && status < 500) log.debug({ ...fields, status, error: msg }, 'rejected');
+  else log.warn({ ...fields, status, error: msg }, status < 500 ? 'rejected' : 'failed');
 }
 
 /** Errors already logged with their event context, so the error handler does not log them twice. */
@@ -107,6 +140,7 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
   const metrics = runtimeMetrics(registry);
   let inFlight = 0;
   let draining = false;
+  let wasReady = true;
 
   const app = new OpenAPIHono({
     // A function's own zod-openapi routes answer invalid input like everything else.
@@ -120,11 +154,31 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
 
   app.onError((err, c) => {
     const { status, body } = errorResponse(err);
+    if (status === 401) c.header('WWW-Authenticate', 'Bearer realm="streamforge"');
+    if (err instanceof OverloadedError && err.retryAfterSec !== undefined)
+      c.header('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterSec))));
     if (!logged.has(err)) logFailure(log, err, status, { method: c.req.method, path: c.req.path }, true);
     return c.json(body, status as 400);
   });
 
-  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  // A path that a route serves under other methods answers 405 with `Allow` (RFC 9110 §15.5.6);
+  // only a path no route serves is 404. Middleware (`app.use`, method ALL) serves no path.
+  app.notFound((c) => {
+    const path = c.req.path;
+    const allowed = new Set<string>();
+    for (const method of new Set(app.routes.map((r) => r.method))) {
+      if (method === 'ALL') continue;
+      const [matched] = app.router.match(method, path);
+      if (matched.some(([[, route]]) => route.method === method)) allowed.add(method);
+    }
+    if (allowed.size === 0) return c.json({ error: `no route for ${c.req.method} ${path}` }, 404);
+    // HEAD is answered wherever GET is (hono runs the GET route without the body).
+    if (allowed.has('GET')) allowed.add('HEAD');
+    const allow = [...allowed].sort().join(', ');
+    return c.json({ error: `method ${c.req.method} not allowed for ${path}; allowed: ${allow}` }, 405, {
+      Allow: allow,
+    });
+  });
 
   app.use('*', async (c, next) => {
     const started = performance.now();
@@ -148,16 +202,31 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
     }
   });
 
+  // The sender is checked first, so a stranger's body is never read, then the size.
+  const authenticate = opts.authenticate;
+  if (opts.onEvent && authenticate) {
+    app.post('/', async (c, next) => {
+      await authenticate(c.req.header('authorization'));
+      await next();
+    });
+  }
+  for (const [p, max] of Object.entries(opts.pathBodyLimits ?? {})) app.use(p, limitBody(max));
+  app.use('*', limitBody(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
   app.get('/readyz', async (c) => {
     if (draining) return c.json({ status: 'draining' }, 503);
     try {
       if (opts.ready) await withTimeout(opts.ready(), opts.readyTimeoutMs ?? 5000, 'readiness check');
+      if (!wasReady) log.info('ready');
+      wasReady = true;
       return c.json({ status: 'ready' });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      log.warn({ reason }, 'not ready');
+      // Probed every few seconds: a warning when it changes, info while it lasts.
+      (wasReady ? log.warn.bind(log) : log.info.bind(log))({ reason }, 'not ready');
+      wasReady = false;
       return c.json({ status: 'unavailable', reason }, 503);
     }
   });
@@ -171,6 +240,7 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
   if (onEvent) {
     app.post('/', async (c) => {
       const events = decode(c.req.raw.headers, await c.req.text());
+      if (events.length > 1 && opts.validate) validateAll(opts.validate, events);
       const replies: BusEvent[] = [];
       for (const event of events) {
         const reply = await handleOne(onEvent, event, c.req.path);
@@ -197,6 +267,35 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
       if (typeof err === 'object' && err !== null) logged.add(err);
       throw err;
     }
+  }
+
+  /** Every element checked before any is handled: one bad element rejects the whole batch. */
+  function validateAll(validate: (event: BusEvent) => void, events: BusEvent[]): void {
+    const issues: unknown[] = [];
+    events.forEach((event, i) => {
+      try {
+        validate(event);
+      } catch (err) {
+        if (!(err instanceof InvalidInputError)) throw err;
+        const inner = err.issues ?? [{ path: [], message: err.message }];
+        for (const issue of inner) {
+          const path = (issue as { path?: unknown }).path;
+          issues.push({
+            ...(issue as object),
+            path: [i, ...(Array.isArray(path) ? (path as unknown[]) : [])],
+          });
+        }
+      }
+    });
+    if (issues.length === 0) return;
+    metrics.eventsFailed.inc({ type: 'batch', status: '400' });
+    const err = new InvalidInputError(
+      `invalid CloudEvents batch: ${new Set(issues.map((i) => (i as { path: unknown[] }).path[0])).size} of ${events.length} events rejected, none handled`,
+      issues,
+    );
+    logFailure(log, err, 400, {}, false);
+    logged.add(err);
+    throw err;
   }
 
   async function handleOne(handler: EventHandler, event: BusEvent, path: string): Promise<BusEvent | void> {

@@ -50,6 +50,8 @@ export const env = {
 /** Settings every function shares. */
 export const BaseConfig = z.object({
   PORT: env.port(8080),
+  /** Interface to listen on; Knative and containers need 0.0.0.0. */
+  HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: env.logLevel(),
   /** Kafka bootstrap servers; unset = the embedded in-process bus. */
   KAFKA_BROKERS: env.list(),

@@ -49,8 +49,18 @@ export class ConflictError extends AppError {
 
 /** Too much in flight; the caller should retry later (KafkaSource retries 429). */
 export class OverloadedError extends AppError {
-  constructor(message: string) {
+  /** Seconds the caller should wait (`Retry-After`), when known. */
+  readonly retryAfterSec: number | undefined;
+  constructor(message: string, retryAfterSec?: number) {
     super(429, message);
+    this.retryAfterSec = retryAfterSec;
+  }
+}
+
+/** A body over the server's limit: 413, with the limit in the message. */
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super(413, `request body larger than ${limitBytes} bytes`);
   }
 }
 

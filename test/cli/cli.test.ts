@@ -2,13 +2,10 @@
  * The `streamforge` CLI as a user runs it: `node bin/streamforge.mjs ...` as a child process
  * against a real manager served on 127.0.0.1 (memory bus, SQLite temp file, fake job launcher).
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workflow } from '../../shared/contracts/workflow.ts';
 import { serve, type Served } from '../../shared/runtime/serve.ts';
-import { runCli } from '../../functions/cli/program.ts';
 import {
   BODY,
   logger,
@@ -17,8 +14,8 @@ import {
   tempDir,
   type TestManager,
 } from '../queue-manager/helpers.ts';
+import { runBinary, runInProcess, type Run } from './run.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
 const TOKEN = 'cli-test-token';
 const tmp = tempDir();
 
@@ -36,26 +33,8 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function cli(args: string[], env: Record<string, string> = { STREAMFORGE_TOKEN: TOKEN }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/streamforge.mjs'), ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, STREAMFORGE_URL: served.url, STREAMFORGE_TOKEN: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runBinary(args, { STREAMFORGE_URL: served.url, ...env });
 }
 
 async function create(symbol: string): Promise<Workflow> {
@@ -64,29 +43,16 @@ async function create(symbol: string): Promise<Workflow> {
 }
 
 /** The CLI in-process (same code as the binary), for the cases that need no real process. */
-async function inProcess(
+function inProcess(
   args: string[],
   env: Record<string, string> = { STREAMFORGE_TOKEN: TOKEN },
   tty = false,
 ): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const sink = (add: (s: string) => void) =>
-    new Writable({ write: (c: Buffer, _e, cb) => (add(c.toString()), cb()) });
-  const out = Object.assign(
-    sink((x) => (stdout += x)),
-    { isTTY: tty, columns: 120 },
-  );
-  const code = await runCli(
-    args,
-    { STREAMFORGE_URL: served.url, ...env },
-    { stdout: out, stderr: sink((x) => (stderr += x)) },
-  );
-  return { code, stdout, stderr };
+  return runInProcess(args, { STREAMFORGE_URL: served.url, ...env }, tty);
 }
 
 describe('streamforge binary', () => {
-  it('submit --json, list, and watch exiting 0 for completed (and 1 for error, in-process)', async () => {
+  it('submit --json, list, and watch exiting 0 for completed (and 9 for error, in-process)', async () => {
     const good = await create('BNBUSDT');
     const bad = await create('XRPUSDT');
     const runs = Promise.all([
@@ -136,30 +102,26 @@ describe('streamforge binary', () => {
 
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`completed ${good.queue_id}: 288 records`);
-    expect(failed.code).toBe(1);
+    expect(failed.code).toBe(9);
     expect(failed.stdout).toContain(`error ${bad.queue_id}: -1121 Invalid symbol.`);
   });
 });
 
 describe('streamforge commands', () => {
-  it('bad input exits 2 and prints the issues; a missing token exits 2', async () => {
-    const bad = await inProcess([
-      'submit',
-      '--symbol',
-      'btc',
-      '--type',
-      'api_candles_5m',
-      '--range',
-      '2024-08-02:2024-08-01',
-    ]);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/HTTP 400/);
-    expect(bad.stderr).toMatch(/symbol: symbol must match/);
-    expect(bad.stderr).toMatch(/time_range: range is reversed/);
+  it('bad input exits 3 and prints the issues; a missing token exits 4; an unknown id 5', async () => {
+    const submit = (symbol: string, range: string) =>
+      inProcess(['submit', '--symbol', symbol, '--type', 'api_candles_5m', '--range', range]);
+    const badSymbol = await submit('btc', '2024-08-01:2024-08-02');
+    expect(badSymbol.code).toBe(3);
+    expect(badSymbol.stderr).toMatch(/HTTP 400/);
+    expect(badSymbol.stderr).toMatch(/symbol: symbol must match/);
+    const reversed = await submit('BTCUSDT', '2024-08-02:2024-08-01');
+    expect(reversed.code).toBe(3);
+    expect(reversed.stderr).toMatch(/time_range: range is reversed/);
     const denied = await inProcess(['cancel', 'wf-btcusdt-api_trades-20240801-000000'], {});
-    expect(denied.code).toBe(2);
+    expect(denied.code).toBe(4);
     expect(denied.stderr).toMatch(/HTTP 401/);
-    expect((await inProcess(['get', 'wf-btcusdt-api_trades-20240801-000000'])).code).toBe(2);
+    expect((await inProcess(['get', 'wf-btcusdt-api_trades-20240801-000000'])).code).toBe(5);
   });
 
   it('list --json filters; get shows the timeline; cancel and retry change the workflow', async () => {
@@ -170,14 +132,16 @@ describe('streamforge commands', () => {
     expect(page.items.map((w) => w.queue_id)).toEqual([wf.queue_id]);
     const cancelled = await inProcess(['cancel', wf.queue_id]);
     expect(cancelled).toMatchObject({ code: 0, stdout: `cancelled ${wf.queue_id}  cancelled  attempt 1\n` });
-    expect((await inProcess(['cancel', wf.queue_id])).stderr).toMatch(/HTTP 409/);
+    const again = await inProcess(['cancel', wf.queue_id]);
+    expect(again.code).toBe(6);
+    expect(again.stderr).toMatch(/HTTP 409/);
     expect((await inProcess(['retry', wf.queue_id])).stdout).toContain('pending  attempt 2');
     const shown = await inProcess(['get', wf.queue_id]);
     expect(shown.stdout).toMatch(/status\s+pending \(attempt 2\)/);
     expect(shown.stdout).toMatch(/queue-manager\s+cancelled\s+cancelled by request/);
   });
 
-  it('submit --watch with several symbols exits 1 when one of them fails', async () => {
+  it('submit --watch with several symbols exits 9 when one of them fails', async () => {
     const run = inProcess([
       'submit',
       '--symbols',
@@ -205,7 +169,7 @@ describe('streamforge commands', () => {
     );
     await m.manager.handleEvent(queueEvent(b, { status: 'cancelled', finished: true }));
     const out = await run;
-    expect(out.code).toBe(1);
+    expect(out.code).toBe(9);
     expect(out.stdout).toContain(`completed ${a.queue_id}`);
     expect(out.stdout).toContain(`cancelled ${b.queue_id}`);
   });

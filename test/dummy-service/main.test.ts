@@ -14,7 +14,13 @@ async function until(cond: () => boolean, child: ChildProcess, out: () => string
 
 describe('dummy-service main.ts', () => {
   it('serves on the embedded bus, logs its URL, and exits 0 on SIGTERM', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      INTAKE_TOKEN: 'a-test-intake-secret-0123',
+    };
     delete env['KAFKA_BROKERS']; // embedded mode even when the test run has a broker
     const child = spawn(process.execPath, ['--import', 'tsx', 'functions/dummy-service/main.ts'], {
       cwd: repoRoot,
@@ -39,6 +45,30 @@ describe('dummy-service main.ts', () => {
       expect(check.status).toBe(200);
       expect(await check.json()).toMatchObject({ ok: true });
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+      // Its CloudEvent intake takes events only with the configured secret.
+      const event = {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': 'e1', 'ce-source': 'test', 'ce-type': 'x.test' },
+        body: '{}',
+      };
+      const anonymous = await fetch(`${url}/`, event);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="streamforge"');
+      const forged = await fetch(`${url}/`, {
+        ...event,
+        headers: { ...event.headers, authorization: 'Bearer not-the-secret-000000' },
+      });
+      expect(forged.status).toBe(401);
+      const signed = await fetch(`${url}/`, {
+        ...event,
+        headers: { ...event.headers, authorization: 'Bearer a-test-intake-secret-0123' },
+      });
+      expect(signed.status).toBe(202);
+      expect(await (await fetch(`${url}/events`)).json()).toMatchObject({
+        received: 1,
+        by_type: { 'x.test': 1 },
+      });
 
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

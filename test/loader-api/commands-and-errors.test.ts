@@ -134,7 +134,7 @@ describe('commands', () => {
     await until(() => got.events.length > 0);
     expect(got.events[0]?.error).toMatchObject({
       code: 'INVALID_COMMAND',
-      message: 'trades are loaded for spot only',
+      message: 'api_trades on usdm: trades are loaded for spot only',
     });
   });
 

@@ -9,7 +9,8 @@ import { ConnectorConfig } from '../../functions/arango-connector/schema.ts';
 import { SimEnv } from '../../functions/dummy-service/exchange/sim-env.ts';
 import { DummyConfig } from '../../functions/dummy-service/schema.ts';
 import { LoaderConfig } from '../../functions/loader-api/schema.ts';
-import { ManagerConfig } from '../../functions/queue-manager/config.ts';
+import { apiExposureProblem, ManagerConfig } from '../../functions/queue-manager/config.ts';
+import { verifierFromConfig, type IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
 /** One schema main.ts parses the environment with. */
 export interface EnvSchema {
@@ -35,6 +36,16 @@ export interface DeployedFunction {
   externalEnv?: string[];
 }
 
+/** A function's CloudEvent intake must authenticate its senders in a cluster (intake-auth.ts). */
+const intakeAuthenticated = (cfg: Record<string, unknown>): string[] => {
+  try {
+    verifierFromConfig(cfg as IntakeAuthConfig, () => 'a-service-account-token');
+  } catch (err) {
+    return [err instanceof Error ? err.message : String(err)];
+  }
+  return cfg['INTAKE_AUTH_DISABLED'] === true ? ['INTAKE_AUTH_DISABLED must not be true in a cluster'] : [];
+};
+
 const is = (cfg: Record<string, unknown>, key: string, want: unknown): string[] =>
   cfg[key] === want
     ? []
@@ -52,21 +63,29 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
       'JOB_IMAGES',
       'JOB_TEMPLATE',
     ],
-    expect: (cfg) => is(cfg, 'JOB_LAUNCHER', 'kubernetes'),
-    // Set by Kubernetes in every pod; selects the in-cluster kube config.
-    externalEnv: ['KUBERNETES_SERVICE_HOST'],
+    expect: (cfg) => [
+      ...is(cfg, 'JOB_LAUNCHER', 'kubernetes'),
+      ...intakeAuthenticated(cfg),
+      ...(apiExposureProblem(String(cfg['HOST']), cfg as ManagerConfig) ?? []),
+    ],
+    // Set by Kubernetes in every pod; selects the in-cluster kube config. Node reads NODE_EXTRA_CA_CERTS.
+    externalEnv: ['KUBERNETES_SERVICE_HOST', 'NODE_EXTRA_CA_CERTS'],
   },
   'arango-connector': {
     schemas: [own('ConnectorConfig', ConnectorConfig)],
     runsAs: 'service',
     // Its KafkaSource delivers the data topics and queue-events: its one intake.
     clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
+    expect: intakeAuthenticated,
+    externalEnv: ['NODE_EXTRA_CA_CERTS'],
   },
   'dummy-service': {
     // The simulated exchange shares its port and reads its own SIM_* keys (defaults suit a dry run).
     schemas: [own('DummyConfig', DummyConfig), { name: 'SimEnv', schema: SimEnv, keys: SimEnv.in }],
     runsAs: 'service',
     clusterKeys: ['KAFKA_BROKERS'],
+    expect: intakeAuthenticated,
+    externalEnv: ['NODE_EXTRA_CA_CERTS'],
   },
   'loader-api': {
     schemas: [own('LoaderConfig', LoaderConfig)],

@@ -22,6 +22,7 @@ function broken(file: string, index: number, change: (doc: Json) => void): strin
 
 const QM = 'knative/queue-manager.yaml';
 const KS = 'kafka-sources/arango-connector.yaml';
+const NP = 'knative/network-policy.yaml';
 const TEMPLATE = ['spec', 'template'];
 const CONTAINER = [...TEMPLATE, 'spec', 'containers', 0];
 
@@ -42,6 +43,7 @@ describe('manifests against the upstream schemas', () => {
       'rbac.authorization.k8s.io/v1 Role',
       'rbac.authorization.k8s.io/v1 RoleBinding',
       'batch/v1 Job',
+      'networking.k8s.io/v1 NetworkPolicy',
     ])
       expect(kinds).toContain(k);
   });
@@ -144,6 +146,20 @@ describe('the schema checks catch a broken manifest', () => {
       1,
       (d) => setAt(d, ['rules', 0, 'resource'], ['jobs']),
       /additional properties \(resource\)/,
+    ],
+    [
+      'a misspelt NetworkPolicy field',
+      NP,
+      0,
+      (d) => setAt(d, ['spec', 'ingress', 0, 'form'], []),
+      /additional properties \(form\)/,
+    ],
+    [
+      'a NetworkPolicy selector requirement without operator',
+      NP,
+      0,
+      (d) => setAt(d, ['spec', 'podSelector', 'matchExpressions', 0, 'operator'], undefined),
+      /\/spec\/podSelector\/matchExpressions\/0: must have required property 'operator'/,
     ],
     [
       'a RoleBinding without roleRef',

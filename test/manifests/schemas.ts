@@ -37,11 +37,15 @@ const CRD_FILES = [
   'knative/serving.knative.dev_services.crd.yaml',
   'knative/sources.knative.dev_kafkasources.crd.yaml',
 ];
-/** Kubernetes group-version files: core (ConfigMap, Secret, ServiceAccount, Namespace), rbac, batch. */
+/**
+ * Kubernetes group-version files: core (ConfigMap, Secret, ServiceAccount, Namespace), rbac, batch,
+ * networking (NetworkPolicy).
+ */
 const K8S_FILES = {
   'k8s-core-v1': 'kubernetes-1.35/api__v1_openapi.json',
   'k8s-rbac-v1': 'kubernetes-1.35/apis__rbac.authorization.k8s.io__v1_openapi.json',
   'k8s-batch-v1': 'kubernetes-1.35/apis__batch__v1_openapi.json',
+  'k8s-networking-v1': 'kubernetes-1.35/apis__networking.k8s.io__v1_openapi.json',
 } as const;
 const OBJECT_META = 'k8s-core-v1#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 

@@ -116,7 +116,7 @@ describe('POST /workflows', () => {
     [
       'reversed ISO range',
       { ...BODY, time_range: undefined, start: '2024-08-02T00:00:00Z', end: '2024-08-01T00:00:00Z' },
-      'time_range',
+      'end',
     ],
     ['future-only range', { ...BODY, time_range: '2999-01-01:2999-01-02' }, 'time_range'],
     ['not a calendar day', { ...BODY, time_range: '2024-02-30:2024-03-01' }, 'time_range'],
@@ -153,13 +153,19 @@ describe('POST /workflows', () => {
   });
 
   it('ends the workflow in error when the job cannot be launched', async () => {
-    m.launcher.failNext = new Error('spawn ENOENT');
-    const res = await m.request('/workflows', { method: 'POST', body: BODY });
-    expect(res.status).toBe(201);
-    expect(await json(res)).toMatchObject({
-      status: 'error',
-      error: { code: 'launch_failed', message: 'spawn ENOENT' },
-    });
+    // Its own manager: the shared one has its job slots taken by the jobs above (they never exit).
+    const own = await startManager({ sqlitePath: dbPath() });
+    try {
+      own.launcher.failNext = new Error('spawn ENOENT');
+      const res = await own.request('/workflows', { method: 'POST', body: BODY });
+      expect(res.status).toBe(201);
+      expect(await json(res)).toMatchObject({
+        status: 'error',
+        error: { code: 'launch_failed', message: 'spawn ENOENT' },
+      });
+    } finally {
+      await own.close();
+    }
   });
 });
 
@@ -289,13 +295,19 @@ describe('job images', () => {
       expect((await m.request('/workflows', { method: 'POST', body: BODY })).status).toBe(201);
       expect(m.launcher.launched[0]).toMatchObject({ image: 'ghcr.io/streamforge/streamforge:0.1.0' });
       expect(m.launcher.launched[0]?.command.image).toBe('ghcr.io/streamforge/streamforge:0.1.0');
-      const bulk = await m.request('/workflows', {
-        method: 'POST',
-        body: { ...BODY, type: 'bulk_candles_5m' },
-      });
-      expect(bulk.status).toBe(400);
     } finally {
       await m.close();
+    }
+    const none = await startManager({
+      sqlitePath: dbPath(),
+      settings: { requireImage: true, jobImages: {} },
+    });
+    try {
+      const res = await none.request('/workflows', { method: 'POST', body: BODY });
+      expect(res.status).toBe(400);
+      expect(none.launcher.launched).toHaveLength(0);
+    } finally {
+      await none.close();
     }
   });
 });

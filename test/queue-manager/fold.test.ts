@@ -94,7 +94,7 @@ const table: Row[] = [
     events: [started, loading1, sink1, loading2, sink2, completed],
     status: 'completed',
     records: 5000,
-    timeline: 6,
+    timeline: 5, // sink2 merges into sink1's progress entry; loading1 is the transition, loading2 progress
     percent: 50,
   },
   {
@@ -124,7 +124,7 @@ const table: Row[] = [
     events: [loading2, loading1, sink2, sink1],
     status: 'loading',
     records: 5000,
-    timeline: 4,
+    timeline: 3, // loading2 the transition, loading1 the loader's progress, sink1 merges into sink2's
     percent: 50,
   },
   {
@@ -260,11 +260,16 @@ describe('timeline bound', () => {
   });
 
   it('fold keeps at most TIMELINE_MAX entries', () => {
+    // One producer's progress merges into one entry, so it takes many producers to reach the cap.
     let wf = workflow();
-    for (let i = 0; i < TIMELINE_MAX + 50; i++) wf = fold(wf, ev('loading', { seq: i }), T0 + i);
-    wf = fold(wf, completed, T0 + 10_000_000);
+    for (let i = 0; i < TIMELINE_MAX + 50; i++)
+      wf = fold(wf, ev('loading', { producer: `loader-${i}`, seq: i }), T0 + i);
+    // A fresh event: `completed` above is stamped before these and would sort before them.
+    wf = fold(wf, ev('completed', { producer: 'arango-connector', finished: true }), T0 + 10_000_000);
     expect(wf.timeline).toHaveLength(TIMELINE_MAX);
     expect(wf.timeline[0]?.message).toBe('workflow created');
+    expect(wf.timeline[1]).toMatchObject({ producer: 'loader-0', status: 'loading' }); // the transition
+    expect(wf.timeline[2]?.producer).toBe('loader-53'); // 252 entries: loader-1 … loader-52 went first
     expect(wf.timeline.at(-1)?.status).toBe('completed');
   });
 });

@@ -76,6 +76,7 @@ export async function startManager(opts: {
   settings?: Partial<ManagerSettings>;
   now?: () => number;
   launcher?: FakeLauncher;
+  intakeAuth?: (authorization: string | undefined) => Promise<void>;
 }): Promise<TestManager> {
   const store = createSqliteStore({ path: opts.sqlitePath });
   const bus = opts.bus ?? createMemoryBus({ retryBackoffMs: 10 });
@@ -87,6 +88,7 @@ export async function startManager(opts: {
     logger,
     settings: { jobExitGraceMs: 20, ...opts.settings },
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.intakeAuth ? { intakeAuth: opts.intakeAuth } : {}),
   });
   await manager.start();
   const topology = await loadTopology(path.resolve(import.meta.dirname, '../../kafka-sources'));

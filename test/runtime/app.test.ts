@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { describe, expect, it, vi } from 'vitest';
 import type { BusEvent } from '../../shared/bus/event-bus.ts';
@@ -11,6 +12,7 @@ import {
   OverloadedError,
 } from '../../shared/runtime/errors.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
+import { serve } from '../../shared/runtime/serve.ts';
 import { sampleValue } from './prom-text.ts';
 
 const logger = createLogger('test', 'silent');
@@ -210,7 +212,58 @@ describe('one error mapping', () => {
       sampleValue(text, 'http_request_duration_seconds_count', { route: 'unmatched', status: '404' }),
     ).toBe(2);
   });
+
+  it('a known path under another method → 405 with Allow; an unknown path stays 404', async () => {
+    const { app } = createFunctionApp({ name: 'test-fn', logger });
+    // Middleware on the path (method ALL) does not make it a route.
+    app.use('/workflows/*', async (_c, next) => next());
+    app.get('/workflows', (c) => c.json([]));
+    app.post('/workflows', (c) => c.json({}, 201));
+    app.get('/workflows/:id', (c) => c.json({ id: c.req.param('id') }));
+
+    const put = await app.request('/workflows', { method: 'PUT' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(((await put.json()) as { error: string }).error).toMatch(/PUT not allowed/);
+    const del = await app.request('/workflows/wf-1', { method: 'DELETE' });
+    expect(del.status).toBe(405);
+    expect(del.headers.get('allow')).toBe('GET, HEAD');
+    // The runtime's own routes too.
+    expect((await app.request('/healthz', { method: 'POST' })).headers.get('allow')).toBe('GET, HEAD');
+    for (const [method, path] of [
+      ['DELETE', '/nope'],
+      ['GET', '/nope'],
+      ['GET', '/workflows/a/b'],
+    ] as const) {
+      const res = await app.request(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.headers.get('allow')).toBeNull();
+    }
+
+    // TRACE cannot be sent with fetch: over a real socket, as a client (or schemathesis) sends it.
+    const served = await serve(app, { port: 0, host: '127.0.0.1', logger, handleSignals: false });
+    try {
+      const trace = await rawRequest(`${served.url}/workflows`, 'TRACE');
+      expect(trace.status).toBe(405);
+      expect(trace.allow).toBe('GET, HEAD, POST');
+      expect((await rawRequest(`${served.url}/nope`, 'TRACE')).status).toBe(404);
+    } finally {
+      await served.close();
+    }
+  });
 });
+
+/** One request over node:http (any method, TRACE included): its status and `Allow` header. */
+function rawRequest(url: string, method: string): Promise<{ status: number; allow: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, allow: res.headers.allow }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('health, readiness, metrics', () => {
   it('/healthz is 200 ok', async () => {

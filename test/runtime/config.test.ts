@@ -4,6 +4,7 @@ import { BaseConfig, ConfigError, env, loadConfig } from '../../shared/runtime/c
 
 const defaults: BaseConfig = {
   PORT: 8080,
+  HOST: '0.0.0.0',
   LOG_LEVEL: 'info',
   KAFKA_BROKERS: [],
   KAFKA_CLIENT_ID: 'streamforge',

@@ -145,6 +145,19 @@ describe('read API', () => {
     expect((body as unknown as Page).items).toEqual([kline(0)]);
   });
 
+  it('a cursor is `<time>_<id>` of the last record: any such position pages on from there', async () => {
+    const { body } = await get(`${BASE}/records?limit=2`);
+    const first = body as unknown as Page;
+    expect(first.next_cursor).toBe(`${T0 + MINUTE}_${T0 + MINUTE}`);
+    // A position between records (or before all of them) is as good as one returned.
+    const mid = (await get(`${BASE}/records?limit=1&cursor=${T0 + 90_000}_0`)).body as unknown as Page;
+    expect(mid.items).toEqual([kline(2)]);
+    const before = (await get(`${BASE}/records?limit=1&cursor=-5_-5`)).body as unknown as Page;
+    expect(before.items).toEqual([kline(0)]);
+    // ISO dates before 1970 are instants too.
+    expect((await get(`${BASE}/records?from=1969-12-31T23:00:00-01:00&limit=1`)).status).toBe(200);
+  });
+
   it('keeps the exchange decimal strings exactly', async () => {
     const { body } = await get(`${BASE}/records?limit=1&from=${T0 + 7 * MINUTE}`);
     const item = (body as unknown as Page).items[0];
@@ -159,7 +172,12 @@ describe('read API', () => {
       `${BASE}/records?from=yesterday`,
       `${BASE}/records?from=2024-01-01T00:00:00`, // no zone: ambiguous
       `${BASE}/records?from=${T0 + MINUTE}&to=${T0}`,
+      `${BASE}/records?from=${T0}&to=${T0}`, // `to` must be after `from`
+      `${BASE}/records?limit=0x10`,
+      `${BASE}/records?limit=1e3`,
+      `${BASE}/records?from=2024-02-30`, // not a calendar day
       `${BASE}/records?cursor=not-a-cursor`,
+      `${BASE}/records?cursor=${Buffer.from('{"time":1,"key":"a:1"}').toString('base64url')}`,
       '/series/margin/BTCUSDT/klines_1m',
       '/series/spot/btc-usdt/klines_1m/records',
       '/series/spot/BTCUSDT/klines_7m',
@@ -180,7 +198,7 @@ describe('read API', () => {
     expect(body).toEqual({ items: [], next_cursor: null });
   });
 
-  it('describes the routes in the OpenAPI document', () => {
+  it('describes the routes in the OpenAPI document: every status and every rule they enforce', () => {
     const doc = app.getOpenAPI31Document({ openapi: '3.1.0', info: { title: 't', version: '1' } });
     expect(Object.keys(doc.paths ?? {})).toEqual(
       expect.arrayContaining([
@@ -189,5 +207,26 @@ describe('read API', () => {
         '/series/{market}/{symbol}/{dataset}/records',
       ]),
     );
+    const statuses = (path: string) => Object.keys(doc.paths?.[path]?.get?.responses ?? {});
+    const item = ['200', '400', '401', '404', '503'];
+    expect(statuses('/series')).toEqual(['200', '401', '503']);
+    expect(statuses('/series/{market}/{symbol}/{dataset}')).toEqual(item);
+    expect(statuses('/series/{market}/{symbol}/{dataset}/records')).toEqual(item);
+
+    const params = doc.paths?.['/series/{market}/{symbol}/{dataset}/records']?.get?.parameters ?? [];
+    const schemaOf = (name: string) => {
+      const p = params.find((x) => 'name' in x && x.name === name);
+      return (p && 'schema' in p ? p.schema : undefined) as Record<string, unknown> | undefined;
+    };
+    // Each value's rule is a pattern (or bounds) the handler applies as it stands.
+    const time = new RegExp(schemaOf('from')?.['pattern'] as string);
+    for (const ok of ['1704067200000', '2024-02-29', '2024-01-01T00:00:00.5+05:30', '0000-01-01T00:00:00Z'])
+      expect(time.test(ok), ok).toBe(true);
+    for (const bad of ['yesterday', '2023-02-29', '2024-01-01T00:00:00', '1234567890123456'])
+      expect(time.test(bad), bad).toBe(false);
+    expect(schemaOf('to')?.['pattern']).toBe(time.source);
+    expect(schemaOf('to')?.['description']).toMatch(/after `from`/);
+    expect(schemaOf('limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 5000, default: 500 });
+    expect(new RegExp(schemaOf('cursor')?.['pattern'] as string).test('1704067200000_42')).toBe(true);
   });
 });
