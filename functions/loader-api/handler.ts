@@ -178,7 +178,11 @@ async function run(deps: LoaderDeps, plan: Plan, signal: AbortSignal): Promise<E
       return 0;
     }
     const error = workflowError(err);
-    log.error({ err, error, timing: timing() }, 'loader failed');
+    // The exchange's answer to a request it refuses (-1121 Invalid symbol...) goes to the workflow's
+    // status, where the user sees it: no stack trace needed. Anything else is a failure of ours.
+    if (err instanceof ExchangeError && err.httpStatus < 500)
+      log.info({ error, timing: timing() }, 'loader failed: the exchange refused the request');
+    else log.error({ err, error, timing: timing() }, 'loader failed');
     const r =
       reporter ?? createReporter(deps.bus, c, { firstSeq: 0, intervalMs: 0, now: () => deps.clock.now() });
     await r

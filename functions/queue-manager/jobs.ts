@@ -216,7 +216,11 @@ export function createJobControl(d: JobControlDeps): JobControl {
         to: after.status,
         attempt: after.attempt,
       };
-      if (after.status === 'error') log.warn({ ...fields, error: after.error }, 'workflow failed');
+      // The exchange refusing a request (a numeric code: -1121 Invalid symbol...) is the user's to
+      // read in the workflow; a stall, a dead job or an undeliverable batch is the operator's.
+      if (after.status === 'error' && typeof after.error?.code !== 'number')
+        log.warn({ ...fields, error: after.error }, 'workflow failed');
+      else if (after.status === 'error') log.info({ ...fields, error: after.error }, 'workflow failed');
       else log.info(fields, 'workflow status');
       if (isTerminal(after.status)) metrics.finished.inc({ status: after.status });
     },

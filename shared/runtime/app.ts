@@ -5,7 +5,7 @@
  * runtime decodes, logs, counts and answers.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
 import type { Registry } from 'prom-client';
@@ -58,13 +58,14 @@ export interface FunctionAppOptions {
 /** Default request body limit of a function's server. */
 export const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
-/** A body limit that answers 413 naming the limit (through the one error mapping). */
-export function limitBody(maxBytes: number) {
+/**
+ * A body limit that answers 413 naming the limit, with the one error body. A declared
+ * Content-Length over it is refused before a byte is read; a chunked body is cut at the limit.
+ */
+export function limitBody(maxBytes: number): MiddlewareHandler {
   return bodyLimit({
     maxSize: maxBytes,
-    onError: () => {
-      throw new PayloadTooLargeError(maxBytes);
-    },
+    onError: (c) => c.json(errorResponse(new PayloadTooLargeError(maxBytes)).body, 413),
   });
 }
 

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toHttpBatch } from '../../shared/runtime/cloudevents.ts';
 import { EventTypes, Topics } from '../../shared/contracts/events.ts';
 import { QueueEvent } from '../../shared/contracts/workflow.ts';
 import type { Store } from '../../shared/store/store.ts';
@@ -169,5 +170,26 @@ describe('write path', () => {
     expect((await deliver(connector.app, junk)).status).toBe(202);
     expect(await store.count(KLINES)).toBe(3);
     expect(bus.events(Topics.deadLetter)).toHaveLength(2);
+  });
+});
+
+describe('a batched request is all or nothing', () => {
+  it('one invalid element: 400 naming its index, nothing stored; the same batch made valid stores both', async () => {
+    const good = klineBatch(0, 3);
+    const bad = klineBatch(1, 3);
+    (bad.data as unknown as Record<string, unknown>)['collection'] = '../escape';
+    const send = (events: (typeof good)[]) => {
+      const msg = toHttpBatch(events);
+      return connector.app.request('/', { method: 'POST', headers: msg.headers, body: msg.body });
+    };
+    const res = await send([good, bad]);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; issues: { path: unknown[] }[] };
+    expect(body.error).toBe('invalid CloudEvents batch: 1 of 2 events rejected, none handled');
+    expect(body.issues.every((i) => i.path[0] === 1)).toBe(true);
+    expect(await store.count(KLINES)).toBe(0);
+
+    expect((await send([good, klineBatch(1, 3)])).status).toBe(202);
+    expect(await store.count(KLINES)).toBe(6);
   });
 });

@@ -52,6 +52,31 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     expect((await fetch(`${platform.url}/readyz`)).status).toBe(200);
   });
 
+  it('every function intake refuses events without the platform secret; the simulator bounds bodies', async () => {
+    const forged = {
+      method: 'POST',
+      headers: {
+        'ce-specversion': '1.0',
+        'ce-id': 'forged-1',
+        'ce-source': 'intruder',
+        'ce-type': 'io.streamforge.queue.event',
+        'content-type': 'application/json',
+      },
+      body: '{}',
+    };
+    for (const [name, url] of Object.entries(platform.services)) {
+      const res = await fetch(`${url}/`, forged);
+      expect(res.status, name).toBe(401);
+      expect(await res.json(), name).toEqual({ error: 'missing Authorization header' });
+    }
+    const big = await fetch(`${platform.exchange.simulatorUrl}/api/v3/ping`, {
+      method: 'POST',
+      body: 'x'.repeat(100_000),
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toEqual({ error: 'request body larger than 65536 bytes' });
+  });
+
   it('runs a POSTed workflow to completed with every candle of the simulator stored', async () => {
     const start = Date.UTC(2024, 6, 1, 0);
     const end = Date.UTC(2024, 6, 1, 5); // five hours of 1m candles

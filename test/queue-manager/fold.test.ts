@@ -9,51 +9,13 @@ import {
   stall,
   type TimelineEntry,
 } from '../../functions/queue-manager/fold.ts';
-
-const T0 = Date.parse('2024-08-02T10:00:00Z');
-const QID = 'wf-btcusdt-api_candles_5m-20240801-a1b2c3';
-
-function workflow(over: Partial<Workflow> = {}): Workflow {
-  const at = new Date(T0).toISOString();
-  return {
-    queue_id: QID,
-    symbol: 'BTCUSDT',
-    market: 'spot',
-    type: 'api_candles_5m',
-    target: 'loader-api',
-    time_range: '2024-08-01:2024-08-02',
-    start: Date.parse('2024-08-01T00:00:00Z'),
-    end: Date.parse('2024-08-02T00:00:00Z'),
-    status: 'pending',
-    kafka_topic: 'binance-kline',
-    collection_name: 'market_klines',
-    telemetry_id: 't-1',
-    records_written: 0,
-    attempt: 1,
-    created_at: at,
-    updated_at: at,
-    last_event_at: at,
-    timeline: [{ at, producer: 'queue-manager', status: 'pending', message: 'workflow created', attempt: 1 }],
-    ...over,
-  };
-}
+import { T0, eventAt, workflow } from './fold-fixtures.ts';
 
 let clock = 0;
+/** Each event one second after the previous one. */
 function ev(status: WorkflowStatus, over: Partial<QueueEvent> = {}): QueueEvent {
   clock += 1;
-  return {
-    queue_id: QID,
-    producer: 'loader-api',
-    symbol: 'BTCUSDT',
-    type: 'api_candles_5m',
-    status,
-    message: '',
-    records_written: 0,
-    finished: false,
-    timestamp: new Date(T0 + clock * 1000).toISOString(),
-    attempt: 1,
-    ...over,
-  };
+  return eventAt(status, clock * 1000, over);
 }
 
 /** Folds events in order, each at its own "now". */

@@ -15,50 +15,10 @@ import {
   retry,
   type TimelineEntry,
 } from '../../functions/queue-manager/fold.ts';
+import { T0, eventAt, workflow } from './fold-fixtures.ts';
 
-const T0 = Date.parse('2024-08-02T10:00:00Z');
-const QID = 'wf-btcusdt-api_candles_5m-20240801-a1b2c3';
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
-
-function workflow(): Workflow {
-  return {
-    queue_id: QID,
-    symbol: 'BTCUSDT',
-    market: 'spot',
-    type: 'api_candles_5m',
-    target: 'loader-api',
-    time_range: '2024-08-01:2024-08-02',
-    start: Date.parse('2024-08-01T00:00:00Z'),
-    end: Date.parse('2024-08-02T00:00:00Z'),
-    status: 'pending',
-    kafka_topic: 'binance-kline',
-    collection_name: 'market_klines',
-    telemetry_id: 't-1',
-    records_written: 0,
-    attempt: 1,
-    created_at: at(0),
-    updated_at: at(0),
-    last_event_at: at(0),
-    timeline: [{ at: at(0), producer: MANAGER, status: 'pending', message: 'workflow created', attempt: 1 }],
-  };
-}
-
-/** An event stamped `ms` after T0. */
-function ev(status: WorkflowStatus, ms: number, over: Partial<QueueEvent> = {}): QueueEvent {
-  return {
-    queue_id: QID,
-    producer: 'loader-api',
-    symbol: 'BTCUSDT',
-    type: 'api_candles_5m',
-    status,
-    message: '',
-    records_written: 0,
-    finished: false,
-    timestamp: at(ms),
-    attempt: 1,
-    ...over,
-  };
-}
+const ev = eventAt;
 
 const loader = (seq: number, ms: number, pages = seq): QueueEvent =>
   ev('loading', ms, { seq, message: `published ${pages} pages`, progress: { pages, records: pages * 1000 } });

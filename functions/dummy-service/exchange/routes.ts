@@ -3,6 +3,7 @@
  * `/sim/stats`, `/sim/reset` and `/sim/gaps`. Every exchange request goes through the pipeline
  * (pipeline.ts): faults, weight, handler, headers.
  */
+import { limitBody } from '../../../shared/runtime/app.ts';
 import { Hono } from 'hono';
 import { KLINE_INTERVALS, type Market } from '../../../shared/contracts/common.ts';
 import type { ExchangeCore } from './exchange.ts';
@@ -25,6 +26,8 @@ function limitOf(q: Query, def: number): number {
 export function exchangeRoutes(ex: ExchangeCore): Hono<Env> {
   const app = new Hono<Env>();
   const { data } = ex;
+  // Binance's market-data endpoints take no bodies; whatever is sent is not read past this.
+  app.use('*', limitBody(64 * 1024));
 
   const endpoint = createPipeline(ex);
 
