@@ -1,7 +1,7 @@
 /**
  * Bearer-token check: with a token configured, mutating requests need `Authorization: Bearer
- * <token>`; reads need it too only when `reads` is set. The CloudEvent intake (POST /) stays open:
- * a KafkaSource cannot send a token, so it is protected at the network level in a cluster.
+ * <token>`; reads need it too only when `reads` is set. The CloudEvent intake (POST /) is not
+ * this token's: its senders are checked by shared/runtime/intake-auth.ts (docs/api.md).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
