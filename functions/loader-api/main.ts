@@ -9,7 +9,8 @@ import { createExchangeClient } from '../../shared/exchange/rest-client.ts';
 import { ConfigError, loadConfig } from '../../shared/runtime/config.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createStore } from '../../shared/store/create-store.ts';
-import { runLoader, type ExitCode } from './handler.ts';
+import type { ExitCode } from '../../shared/loader/run.ts';
+import { runLoader } from './handler.ts';
 import { LoaderConfig } from './schema.ts';
 
 async function main(): Promise<ExitCode> {

@@ -3,7 +3,8 @@
  * workflow's error event with the exchange's code and message or the endpoint that broke.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLoader, type ExitCode } from '../../functions/loader-api/handler.ts';
+import { runLoader } from '../../functions/loader-api/handler.ts';
+import type { ExitCode } from '../../shared/loader/run.ts';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { Topics } from '../../shared/contracts/events.ts';
 import type { QueueCommand } from '../../shared/contracts/workflow.ts';

@@ -9,7 +9,7 @@ import {
   type Exchange,
   type ExchangeOptions,
 } from '../../functions/dummy-service/exchange/exchange.ts';
-import type { LoaderDeps } from '../../functions/loader-api/handler.ts';
+import type { LoaderDeps } from '../../shared/loader/run.ts';
 import type { EventBus, IncomingMessage } from '../../shared/bus/event-bus.ts';
 import { createMemoryBus } from '../../shared/bus/memory-bus.ts';
 import { DataBatch, EventTypes, Topics } from '../../shared/contracts/events.ts';

@@ -3,7 +3,7 @@
  * stop from SIGTERM). `readCommand` checks STREAMFORGE_COMMAND; a command that can never run is
  * told apart from a missing one, so the handler can report it on the workflow.
  */
-import { QueueCommand } from './schema.ts';
+import { QueueCommand } from '../contracts/workflow.ts';
 
 export type CommandOutcome =
   | { kind: 'command'; command: QueueCommand }

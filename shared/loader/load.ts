@@ -5,20 +5,20 @@
  * published but not yet checkpointed when the process died is fetched again, and it is published
  * with the same seq and the same batch id, so the sink recognises it.
  */
-import type { Publisher } from '../../shared/bus/event-bus.ts';
-import { EventTypes, batchId, sourceOf, type DataBatch } from '../../shared/contracts/events.ts';
-import { seriesKey, type RecordKind, type SeriesId } from '../../shared/contracts/records.ts';
-import type { QueueCommand } from '../../shared/contracts/workflow.ts';
-import type { Page } from '../../shared/exchange/pages.ts';
-import { paginate, type ExchangeClients } from '../../shared/exchange/paginate.ts';
-import { JsonText } from '../../shared/bus/kafka-binding.ts';
-import { makeEvent } from '../../shared/runtime/cloudevents.ts';
-import type { Logger } from '../../shared/runtime/logger.ts';
-import { missingRanges, readCoverage } from '../../shared/store/coverage.ts';
-import { mergeRangeSet } from '../../shared/store/ranges.ts';
-import type { Store } from '../../shared/store/store.ts';
-import type { Reporter } from './reporter.ts';
-import { CHECKPOINTS, Checkpoint, checkpointKey } from './schema.ts';
+import type { Publisher } from '../bus/event-bus.ts';
+import { EventTypes, batchId, sourceOf, type DataBatch } from '../contracts/events.ts';
+import { seriesKey, type RecordKind, type SeriesId } from '../contracts/records.ts';
+import type { QueueCommand } from '../contracts/workflow.ts';
+import type { Page, PaginateOptions } from '../exchange/pages.ts';
+import type { ExchangeClients } from '../exchange/paginate.ts';
+import { JsonText } from '../bus/kafka-binding.ts';
+import { makeEvent } from '../runtime/cloudevents.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { missingRanges, readCoverage } from '../store/coverage.ts';
+import { mergeRangeSet } from '../store/ranges.ts';
+import type { Store } from '../store/store.ts';
+import { CHECKPOINTS, Checkpoint, checkpointKey } from './checkpoint.ts';
+import type { LoaderName, Reporter } from './reporter.ts';
 
 /**
  * Where a run's time went, in ms (logged with 'loader finished'): waiting for the next page (not
@@ -37,7 +37,16 @@ export function newTiming(): LoadTiming {
   return { waitPagesMs: 0, publishMs: 0, checkpointMs: 0 };
 }
 
+/**
+ * Where a loader's pages come from, for one missing range of its series: the REST paginators
+ * (loader-api), or archive files and then REST for what the archive lacks (loader-bulk).
+ */
+export type PageSource = (ctx: LoadContext, p: Plan, o: PaginateOptions) => AsyncGenerator<Page>;
+
 export interface LoadContext {
+  /** The loader: producer of its queue-events, source of its data events. */
+  name: LoaderName;
+  pages: PageSource;
   bus: Publisher;
   store: Store;
   exchange: ExchangeClients;
@@ -134,18 +143,14 @@ export async function loadRanges(
   while (cp.range_index < cp.missing.length) {
     const range = cp.missing[cp.range_index]!;
     let reached = cp.cursor?.from ?? range.from;
-    const pages = paginate(
-      ctx.exchange,
-      { market: p.series.market, symbol: p.series.symbol, dataset: p.series.dataset },
-      {
-        range,
-        resume: cp.cursor,
-        signal: ctx.signal,
-        now: ctx.exchangeNow,
-        concurrency: ctx.concurrency,
-        limit: ctx.pageLimit,
-      },
-    );
+    const pages = ctx.pages(ctx, p, {
+      range,
+      resume: cp.cursor,
+      signal: ctx.signal,
+      now: ctx.exchangeNow,
+      concurrency: ctx.concurrency,
+      limit: ctx.pageLimit,
+    });
     let rangeDone = false;
     const t = ctx.timing;
     // The paginator has the next pages in flight while this one is published (a read-ahead of
@@ -218,7 +223,7 @@ async function publishBatch(ctx: LoadContext, p: Plan, seq: number, page: Page):
   );
   const event = makeEvent({
     type: EventTypes.data(p.kind),
-    source: sourceOf('loader-api'),
+    source: sourceOf(ctx.name),
     id,
     subject: seriesKey(series),
     // A page passed on whole keeps the exchange's own text for its rows: no second serialisation

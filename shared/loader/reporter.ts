@@ -4,18 +4,19 @@
  * stays 0: it is the sink's figure), a final `loading` "loader finished" with batches_published
  * and gaps, and `error` / `cancelled` as finished events.
  */
-import type { Publisher } from '../../shared/bus/event-bus.ts';
-import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
+import type { Publisher } from '../bus/event-bus.ts';
+import { EventTypes, Topics, sourceOf } from '../contracts/events.ts';
 import {
   QueueEvent,
   type Progress,
   type QueueEventInput,
   type WorkflowError,
   type WorkflowType,
-} from '../../shared/contracts/workflow.ts';
-import { makeEvent } from '../../shared/runtime/cloudevents.ts';
+} from '../contracts/workflow.ts';
+import { makeEvent } from '../runtime/cloudevents.ts';
 
-export const PRODUCER = 'loader-api';
+/** The loaders that report on queue-events through this reporter. */
+export type LoaderName = 'loader-api' | 'loader-bulk';
 
 export interface WorkflowIds {
   queue_id: string;
@@ -43,7 +44,7 @@ export interface Reporter {
 export function createReporter(
   bus: Publisher,
   ids: WorkflowIds,
-  opts: { firstSeq: number; intervalMs: number; now: () => number },
+  opts: { firstSeq: number; intervalMs: number; now: () => number; producer: LoaderName },
 ): Reporter {
   let seq = opts.firstSeq - 1;
   let lastProgressAt = Number.NEGATIVE_INFINITY;
@@ -54,7 +55,7 @@ export function createReporter(
     seq += 1;
     const data = QueueEvent.parse({
       queue_id: ids.queue_id,
-      producer: PRODUCER,
+      producer: opts.producer,
       symbol: ids.symbol,
       type: ids.type,
       attempt: ids.attempt,
@@ -64,7 +65,7 @@ export function createReporter(
     });
     const event = makeEvent({
       type: EventTypes.queueEvent,
-      source: sourceOf(PRODUCER),
+      source: sourceOf(opts.producer),
       data,
       extensions: { queueid: ids.queue_id },
     });
