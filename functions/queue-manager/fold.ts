@@ -38,6 +38,7 @@
  *    is recognised when redelivered, and a redelivered late event (never recorded) counts again.
  */
 import {
+  MAX_NOTES,
   TERMINAL_STATUSES,
   type QueueEvent,
   type Workflow,
@@ -216,11 +217,21 @@ function record(wf: Workflow, entry: TimelineEntry): TimelineEntry[] {
   return boundTimeline(replaceAt(timeline, i, mergeEntry(into, entry)));
 }
 
+/** Progress fields: each only grows (a redelivered or late event never moves one back). */
+const PROGRESS_FIELDS = [
+  'pages',
+  'records',
+  'percent',
+  'skipped_ms',
+  'archive_records',
+  'rest_records',
+] as const;
+
 function mergeProgress(a: Progress | undefined, b: Progress | undefined): Progress | undefined {
   if (!b) return a;
   if (!a) return { ...b };
   const out: Progress = { ...a };
-  for (const k of ['pages', 'records', 'percent', 'skipped_ms'] as const) {
+  for (const k of PROGRESS_FIELDS) {
     const v = b[k];
     if (v !== undefined) out[k] = Math.max(out[k] ?? 0, v);
   }
@@ -228,12 +239,13 @@ function mergeProgress(a: Progress | undefined, b: Progress | undefined): Progre
 }
 
 function sameProgress(a: Progress | undefined, b: Progress | undefined): boolean {
-  return (
-    a?.pages === b?.pages &&
-    a?.records === b?.records &&
-    a?.percent === b?.percent &&
-    a?.skipped_ms === b?.skipped_ms
-  );
+  return PROGRESS_FIELDS.every((k) => a?.[k] === b?.[k]);
+}
+
+/** The workflow's notes with the event's added once each, the newest kept within MAX_NOTES. */
+function mergeNotes(a: string[] | undefined, b: string[] | undefined): string[] | undefined {
+  if (!b || b.every((n) => a?.includes(n))) return a;
+  return [...new Set([...(a ?? []), ...b])].slice(-MAX_NOTES);
 }
 
 /** Applies one queue-event to a workflow. Returns `wf` itself when nothing changes. */
@@ -246,11 +258,13 @@ export function fold(wf: Workflow, ev: QueueEvent, now: number): Workflow {
   const status = !isTerminal(wf.status) && RANK[ev.status] > RANK[wf.status] ? ev.status : wf.status;
   const records = Math.max(wf.records_written, ev.records_written);
   const progress = mergeProgress(wf.progress, ev.progress);
+  const notes = mergeNotes(wf.notes, ev.notes);
   if (
     duplicate &&
     status === wf.status &&
     records === wf.records_written &&
-    sameProgress(progress, wf.progress)
+    sameProgress(progress, wf.progress) &&
+    notes === wf.notes
   ) {
     return wf;
   }
@@ -264,6 +278,7 @@ export function fold(wf: Workflow, ev: QueueEvent, now: number): Workflow {
     timeline: duplicate ? wf.timeline : record(wf, entry),
   };
   if (progress) next.progress = progress;
+  if (notes) next.notes = notes;
   if (status !== wf.status && isTerminal(status)) {
     next.finished_at = iso(now);
     if (status === 'error') next.error = errorOf(ev);

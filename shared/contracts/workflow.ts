@@ -146,8 +146,14 @@ export const Progress = z.object({
   percent: z.number().min(0).max(100).optional(),
   /** Milliseconds of the requested range skipped because the coverage ledger had them. */
   skipped_ms: z.number().nonnegative().optional(),
+  /** Records published from archive files (loader-bulk), and over the REST API. */
+  archive_records: z.number().int().nonnegative().optional(),
+  rest_records: z.number().int().nonnegative().optional(),
 });
 export type Progress = z.infer<typeof Progress>;
+
+/** Most notes a workflow keeps (what a loader adjusted: files missing, replaced, filled over REST). */
+export const MAX_NOTES = 50;
 
 /** The `queue-events` message (seed fields plus structured details). */
 export const QueueEvent = z.object({
@@ -170,6 +176,8 @@ export const QueueEvent = z.object({
   batches_published: z.number().int().nonnegative().optional(),
   /** Exchange gaps found by the loader (half-open ranges, epoch ms). */
   gaps: z.array(z.object({ from: EpochMs, to: EpochMs })).optional(),
+  /** What the workflow should say it did differently (kept in the workflow's `notes`). */
+  notes: z.array(z.string().max(500)).max(MAX_NOTES).optional(),
 });
 export type QueueEvent = z.infer<typeof QueueEvent>;
 export type QueueEventInput = z.input<typeof QueueEvent>;

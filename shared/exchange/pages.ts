@@ -30,6 +30,10 @@ export interface Page<R extends Row = Row> {
   gaps: Range[];
   /** Cursor of the page after this one; null when this page ends the range. */
   next: PageCursor | null;
+  /** Where the rows came from; REST when unset. */
+  origin?: 'archive' | 'rest' | undefined;
+  /** What the workflow should say about how this page was obtained (a file missing, replaced...). */
+  notes?: string[] | undefined;
 }
 
 export interface PaginateOptions {

@@ -31,6 +31,11 @@ export const Checkpoint = z.object({
   /** Time left out because it had not closed on the exchange yet. */
   unloaded_ms: z.number().nonnegative(),
   gaps: z.array(RangeSchema),
+  /** Records by origin (archive files, REST pages); absent in checkpoints older than loader-bulk. */
+  archive_records: z.number().int().nonnegative().default(0),
+  rest_records: z.number().int().nonnegative().default(0),
+  /** Notes of the pages so far (files missing, replaced, filled over REST), bounded. */
+  notes: z.array(z.string()).default([]),
   /** Last queue-event seq used; a restart continues well above it. */
   event_seq: z.number().int().nonnegative(),
   done: z.boolean(),

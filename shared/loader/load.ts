@@ -8,7 +8,7 @@
 import type { Publisher } from '../bus/event-bus.ts';
 import { EventTypes, batchId, sourceOf, type DataBatch } from '../contracts/events.ts';
 import { seriesKey, type RecordKind, type SeriesId } from '../contracts/records.ts';
-import type { QueueCommand } from '../contracts/workflow.ts';
+import { MAX_NOTES, type Progress, type QueueCommand } from '../contracts/workflow.ts';
 import type { Page, PaginateOptions } from '../exchange/pages.ts';
 import type { ExchangeClients } from '../exchange/paginate.ts';
 import { JsonText } from '../bus/kafka-binding.ts';
@@ -99,6 +99,9 @@ export async function openCheckpoint(
     covered_ms: 0,
     unloaded_ms: 0,
     gaps: [],
+    archive_records: 0,
+    rest_records: 0,
+    notes: [],
     event_seq: 0,
     done: false,
     updated_at: new Date(now).toISOString(),
@@ -106,12 +109,7 @@ export async function openCheckpoint(
   return { cp, rev: stored?.rev, resumed: false };
 }
 
-export function progressOf(cp: Checkpoint): {
-  pages: number;
-  records: number;
-  percent: number;
-  skipped_ms: number;
-} {
+export function progressOf(cp: Checkpoint): Progress {
   const percent =
     cp.total_ms > 0 ? Math.min(100, ((cp.skipped_ms + cp.covered_ms) / cp.total_ms) * 100) : 100;
   return {
@@ -119,6 +117,8 @@ export function progressOf(cp: Checkpoint): {
     records: cp.records,
     percent: Math.round(percent * 100) / 100,
     skipped_ms: cp.skipped_ms,
+    // Only a loader that reads an archive says where its records came from.
+    ...(cp.archive_records > 0 ? { archive_records: cp.archive_records, rest_records: cp.rest_records } : {}),
   };
 }
 
@@ -162,6 +162,9 @@ export async function loadRanges(
       t.publishMs += t2 - t1;
       cp.next_seq += 1;
       cp.records += page.rows.length;
+      if (page.origin === 'archive') cp.archive_records += page.rows.length;
+      else cp.rest_records += page.rows.length;
+      if (page.notes) cp.notes = [...new Set([...cp.notes, ...page.notes])].slice(-MAX_NOTES);
       cp.covered_ms += page.covers.to - page.covers.from;
       cp.gaps = mergeRangeSet([...cp.gaps, ...page.gaps]);
       cp.cursor = page.next;

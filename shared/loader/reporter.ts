@@ -34,8 +34,9 @@ export interface Reporter {
     batches: number,
     gaps: { from: number; to: number }[],
     message: string,
+    notes?: string[],
   ): Promise<void>;
-  error(error: WorkflowError, progress?: Progress): Promise<void>;
+  error(error: WorkflowError, progress?: Progress, notes?: string[]): Promise<void>;
   cancelled(message: string, progress?: Progress): Promise<void>;
   /** The last seq used (kept in the checkpoint). */
   lastSeq(): number;
@@ -80,15 +81,24 @@ export function createReporter(
       lastProgressAt = t;
       await send({ status: 'loading', message: `published ${progress.pages ?? 0} pages`, progress });
     },
-    finished: (progress, batches, gaps, message) =>
-      send({ status: 'loading', finished: false, message, progress, batches_published: batches, gaps }),
-    error: (error, progress) =>
+    finished: (progress, batches, gaps, message, notes) =>
+      send({
+        status: 'loading',
+        finished: false,
+        message,
+        progress,
+        batches_published: batches,
+        gaps,
+        ...(notes && notes.length > 0 ? { notes } : {}),
+      }),
+    error: (error, progress, notes) =>
       send({
         status: 'error',
         finished: true,
         message: `${error.code} ${error.message}`,
         error,
         ...(progress ? { progress } : {}),
+        ...(notes && notes.length > 0 ? { notes } : {}),
       }),
     cancelled: (message, progress) =>
       send({ status: 'cancelled', finished: true, message, ...(progress ? { progress } : {}) }),

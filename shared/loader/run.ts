@@ -209,7 +209,7 @@ async function run(spec: LoaderSpec, deps: LoaderDeps, plan: Plan, signal: Abort
         producer: spec.name,
       });
     await r
-      .error(error, current && progressOf(current))
+      .error(error, current && progressOf(current), current?.notes)
       .catch((e: unknown) => log.error({ err: e }, 'cannot publish the error event'));
     return 1;
   }
@@ -222,7 +222,7 @@ async function run(spec: LoaderSpec, deps: LoaderDeps, plan: Plan, signal: Abort
  */
 async function finish(reporter: Reporter, cp: Parameters<typeof progressOf>[0]): Promise<void> {
   await reporter.progress(progressOf(cp), true);
-  await reporter.finished(progressOf(cp), cp.next_seq, cp.gaps, 'loader finished');
+  await reporter.finished(progressOf(cp), cp.next_seq, cp.gaps, 'loader finished', cp.notes);
 }
 
 /** The exchange's own code and message where it gave one (e.g. -1121 Invalid symbol.). */

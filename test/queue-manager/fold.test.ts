@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { QueueEvent, Workflow, WorkflowStatus } from '../../shared/contracts/workflow.ts';
+import {
+  MAX_NOTES,
+  type QueueEvent,
+  type Workflow,
+  type WorkflowStatus,
+} from '../../shared/contracts/workflow.ts';
 import {
   TIMELINE_MAX,
   boundTimeline,
@@ -263,5 +268,29 @@ describe('stall and retry', () => {
     expect(next.finished_at).toBeUndefined();
     expect(next.timeline.slice(0, failed.timeline.length)).toEqual(failed.timeline);
     expect(next.timeline.at(-1)).toMatchObject({ status: 'pending', attempt: 2 });
+  });
+});
+
+describe('notes and the sources of records', () => {
+  it('keeps each note once, newest within MAX_NOTES, and the per-source counts as maxima', () => {
+    const a = ev('loading', { notes: ['BTCUSDT-1m-2024-01-03.zip missing: filled over REST'] });
+    const b = ev('loading', {
+      notes: ['BTCUSDT-1m-2024-01-03.zip missing: filled over REST', 'BTCUSDT-1m-2024-01.zip replaced'],
+      progress: { archive_records: 1000, rest_records: 20 },
+    });
+    const wf = run([a, b]);
+    expect(wf.notes).toEqual([
+      'BTCUSDT-1m-2024-01-03.zip missing: filled over REST',
+      'BTCUSDT-1m-2024-01.zip replaced',
+    ]);
+    expect(wf.progress).toMatchObject({ archive_records: 1000, rest_records: 20 });
+    // The same notes again change nothing; a late smaller count does not move one back.
+    const again = fold(wf, { ...b, progress: { archive_records: 10 } }, T0 + 60_000);
+    expect(again.notes).toEqual(wf.notes);
+    expect(again.progress).toMatchObject({ archive_records: 1000 });
+    const many = Array.from({ length: 60 }, (_, i) => ev('loading', { notes: [`note ${i}`] }));
+    const bounded = run(many);
+    expect(bounded.notes).toHaveLength(MAX_NOTES);
+    expect(bounded.notes?.at(-1)).toBe('note 59');
   });
 });
