@@ -105,6 +105,18 @@ export function unsupportedSeries(market: Market, dataset: Dataset): string | nu
   }
 }
 
+/**
+ * Why a series has no files in the public archive (data.binance.vision, docs/binance.md §5) that
+ * loader-bulk reads; null when it has. Its REST fallback then follows {@link unsupportedSeries}.
+ */
+export function archiveUnsupported(market: Market, dataset: Dataset): string | null {
+  if (dataset.startsWith('klines_')) {
+    const interval = KlineInterval.parse(dataset.slice('klines_'.length));
+    return market === 'usdm' && interval === '1s' ? '1s klines exist on spot only' : null;
+  }
+  return dataset === 'trades' || dataset === 'agg_trades' ? null : `${dataset} has no archive files`;
+}
+
 /** Null when the type's function is built; else why not, naming the types that are. */
 export function notBuiltReason(type: WorkflowType): string | null {
   const { target } = planFor(type);
@@ -142,7 +154,10 @@ export function checkRequest(
   const issue = (path: string, message: string) => issues.push({ code: 'custom', path: [path], message });
   const plan = planFor(r.type);
   if (plan.dataset) {
-    const why = unsupportedSeries(r.market, plan.dataset);
+    const why =
+      plan.target === 'loader-bulk'
+        ? archiveUnsupported(r.market, plan.dataset)
+        : unsupportedSeries(r.market, plan.dataset);
     if (why) issue('market', `${r.type} on ${r.market}: ${why}`);
   }
   const opened = MARKET_OPENED[r.market];

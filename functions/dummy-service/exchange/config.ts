@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Market } from '../../../shared/contracts/common.ts';
+import { ArchiveConfig } from './archive-config.ts';
 import { profileFor } from './presets.ts';
 
 /** Largest number of fills (trades) one aggregated trade may have; every event's quantity is ≥ this. */
@@ -99,6 +100,8 @@ export const ExchangeConfig = z
       })
       .prefault({})
       .refine((g) => g.maxMinutes >= g.minMinutes, { message: 'gaps.maxMinutes must be >= gaps.minMinutes' }),
+    /** The data.binance.vision archive (archive.ts): faults, futures header dates, cache. */
+    archive: ArchiveConfig,
   })
   .transform((c, ctx) => {
     const specs: SymbolSpec[] = [];

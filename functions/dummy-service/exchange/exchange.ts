@@ -1,12 +1,14 @@
 /**
  * The simulated Binance exchange: deterministic market data, per-IP request weight with 429/418,
- * and fault injection, behind Binance's REST paths (routes.ts). `createExchange` exposes the
- * generator and counters for tests; `createExchangeApp` is just its hono app, ready to be mounted
- * in dummy-service or served alone (sim-main.ts).
+ * and fault injection, behind Binance's REST paths (routes.ts) and its data.binance.vision
+ * archive (archive.ts). `createExchange` exposes the generator and counters for tests;
+ * `createExchangeApp` is just its hono app, ready to be mounted in dummy-service or served alone
+ * (sim-main.ts).
  */
 import type { Hono } from 'hono';
 import type { Market } from '../../../shared/contracts/common.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import { freshArchiveCounters, type ArchiveCounters } from './archive.ts';
 import { ExchangeConfig, type ExchangeConfigInput } from './config.ts';
 import { FaultInjector } from './faults.ts';
 import { createMarketData, type MarketData } from './market-data.ts';
@@ -24,6 +26,8 @@ export interface ExchangeCounters {
   requests: Record<Market, number>;
   byStatus: Record<string, number>;
   faults: { latency: number; reset: number; http5xx: number; malformed: number };
+  /** data.binance.vision requests (not weighed, not in `requests`). */
+  archive: ArchiveCounters;
 }
 
 export interface Exchange {
@@ -53,6 +57,7 @@ const freshCounters = (): ExchangeCounters => ({
   requests: { spot: 0, usdm: 0 },
   byStatus: {},
   faults: { latency: 0, reset: 0, http5xx: 0, malformed: 0 },
+  archive: freshArchiveCounters(),
 });
 
 function statsOf(ex: ExchangeCore) {
@@ -68,6 +73,7 @@ function statsOf(ex: ExchangeCore) {
     rateLimited429: c.byStatus['429'] ?? 0,
     banned418: c.byStatus['418'] ?? 0,
     faults: c.faults,
+    archive: c.archive,
     weightWindowMs: ex.config.weightWindowMs,
     weightLimit: { spot: ex.config.weightLimit, usdm: ex.config.futuresWeightLimit },
     windows: { spot: spot.windows, usdm: usdm.windows },

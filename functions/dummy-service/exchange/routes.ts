@@ -1,11 +1,13 @@
 /**
  * Binance REST paths over the simulated market: spot `/api/v3/*`, USD-M `/fapi/v1/*`, plus
  * `/sim/stats`, `/sim/reset` and `/sim/gaps`. Every exchange request goes through the pipeline
- * (pipeline.ts): faults, weight, handler, headers.
+ * (pipeline.ts): faults, weight, handler, headers. The data.binance.vision tree `/data/...`
+ * (archive.ts) is mounted here too, outside the pipeline.
  */
 import { limitBody } from '../../../shared/runtime/app.ts';
 import { Hono } from 'hono';
 import { KLINE_INTERVALS, type Market } from '../../../shared/contracts/common.ts';
+import { archiveRoutes } from './archive.ts';
 import type { ExchangeCore } from './exchange.ts';
 import { spotExchangeInfo, usdmExchangeInfo } from './exchange-info.ts';
 import { createPipeline, type ExchangeEnv, type Handler } from './pipeline.ts';
@@ -197,6 +199,9 @@ export function exchangeRoutes(ex: ExchangeCore): Hono<Env> {
       return data.aggTrades('usdm', symbol, { fromId, ...t, limit }, now);
     },
   );
+
+  // --- data.binance.vision (binance.md §5): no request weight, so outside the pipeline ---
+  app.route('/', archiveRoutes(ex));
 
   // --- simulator controls ---
   app.get('/sim/stats', (c) => c.json(ex.stats()));

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Market } from '../../../shared/contracts/common.ts';
 import { env } from '../../../shared/runtime/config.ts';
+import { ArchiveFaultLists } from './archive-config.ts';
 import { DEFAULT_SYMBOLS, ExchangeConfig, type ExchangeConfigInput, type GapWindow } from './config.ts';
 
 /** "2024-03-01T02:00:00Z" or epoch ms. */
@@ -47,6 +48,24 @@ function parseGaps(
   return out;
 }
 
+/** `SIM_ARCHIVE_HEADER_FROM`: `klines=2022-05-01,trades=2022-08-11,aggTrades=2022-08-11` (any subset). */
+function parseHeaderFrom(text: string, ctx: z.RefinementCtx): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^(klines|trades|aggTrades)=(\d{4}-\d{2}-\d{2})$/.exec(item);
+    if (m) out[m[1]!] = m[2]!;
+    else
+      ctx.addIssue({
+        code: 'custom',
+        message: `cannot read "${item}" (e.g. klines=2022-05-01,trades=2022-08-11)`,
+      });
+  }
+  return out;
+}
+
 const rate = () => z.coerce.number().min(0).max(1).default(0);
 const count = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
@@ -72,6 +91,14 @@ export const SimEnv = z
     SIM_FAULT_MALFORMED_RATE: rate(),
     SIM_FAULT_RESET_RATE: rate(),
     SIM_GAPS: z.string().default('2').transform(parseGaps),
+    /** Archive faults (archive-config.ts): `[market:]SYMBOL:YYYY-MM-DD`, `[market:]SYMBOL:YYYY-MM`, `[market:]<file>.zip`. */
+    SIM_ARCHIVE_MISSING_DAILY: env.list().pipe(ArchiveFaultLists.missingDaily),
+    SIM_ARCHIVE_UNPUBLISHED_MONTHLY: env.list().pipe(ArchiveFaultLists.unpublishedMonthly),
+    SIM_ARCHIVE_BAD_CHECKSUM: env.list().pipe(ArchiveFaultLists.badChecksum),
+    /** Archive download speed per response; 0 = unthrottled. */
+    SIM_ARCHIVE_BYTES_PER_SECOND: count(0),
+    SIM_ARCHIVE_ZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(6),
+    SIM_ARCHIVE_HEADER_FROM: z.string().default('').transform(parseHeaderFrom),
   })
   .transform((e, ctx) => {
     const [fixed, jitter] = e.SIM_FAULT_LATENCY_MS;
@@ -94,12 +121,29 @@ export const SimEnv = z
         windows: e.SIM_GAPS.windows,
         ...(e.SIM_GAPS.perYear !== undefined ? { perYear: e.SIM_GAPS.perYear } : {}),
       },
+      archive: {
+        missingDaily: e.SIM_ARCHIVE_MISSING_DAILY,
+        unpublishedMonthly: e.SIM_ARCHIVE_UNPUBLISHED_MONTHLY,
+        badChecksum: e.SIM_ARCHIVE_BAD_CHECKSUM,
+        bytesPerSecond: e.SIM_ARCHIVE_BYTES_PER_SECOND,
+        zipLevel: e.SIM_ARCHIVE_ZIP_LEVEL,
+        headerFrom: e.SIM_ARCHIVE_HEADER_FROM,
+      },
     };
     const parsed = ExchangeConfig.safeParse(input);
     if (!parsed.success) {
-      const envName: Record<string, string> = { symbols: 'SIM_SYMBOLS', gaps: 'SIM_GAPS' };
+      const envName: Record<string, string> = {
+        symbols: 'SIM_SYMBOLS',
+        gaps: 'SIM_GAPS',
+        'archive.missingDaily': 'SIM_ARCHIVE_MISSING_DAILY',
+        'archive.unpublishedMonthly': 'SIM_ARCHIVE_UNPUBLISHED_MONTHLY',
+        'archive.badChecksum': 'SIM_ARCHIVE_BAD_CHECKSUM',
+        'archive.headerFrom': 'SIM_ARCHIVE_HEADER_FROM',
+      };
       for (const issue of parsed.error.issues) {
-        const [head, ...rest] = issue.path.map(String);
+        const path = issue.path.map(String);
+        // archive.<field> is one variable; other fields are named by their first segment.
+        const [head, ...rest] = path[0] === 'archive' ? [`archive.${path[1]}`, ...path.slice(2)] : path;
         ctx.addIssue({
           code: 'custom',
           path: [envName[head ?? ''] ?? head ?? '(env)', ...rest],
