@@ -50,8 +50,11 @@ export function banner(p: Platform, print: Print, storeLabel: string): void {
   print(
     `  exchange          spot ${p.exchange.api}${tag(p.exchange.api)}, futures ${p.exchange.fapi}${tag(p.exchange.fapi)}`,
   );
+  print(`  archive           ${p.exchange.archive}${tag(p.exchange.archive)}`);
   if (sim !== undefined)
-    print('                    set BINANCE_API_URL and BINANCE_FAPI_URL to use another exchange');
+    print(
+      '                    set BINANCE_API_URL, BINANCE_FAPI_URL and BINANCE_ARCHIVE_URL to use another exchange',
+    );
   print('  topology (kafka-sources/, delivered by the local runner as KafkaSources would):');
   for (const { source } of p.topology.sources) {
     print(

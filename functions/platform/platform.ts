@@ -51,7 +51,7 @@ export interface Platform {
   /** Base URL of every function server, by Knative Service name. */
   services: Record<string, string>;
   /** Exchange base URLs the loaders use; `simulatorUrl` when the simulated exchange runs here. */
-  exchange: { api: string; fapi: string; simulatorUrl: string | undefined };
+  exchange: { api: string; fapi: string; archive: string; simulatorUrl: string | undefined };
   /** The ingress children publish to (embedded mode), without its token. */
   ingressUrl: string | undefined;
   topology: Topology;
@@ -114,17 +114,23 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const topology = await loadTopology(path.resolve(REPO_ROOT, cfg.TOPOLOGY_DIR));
     await bus.ensureTopics(topology.topics);
 
-    // The simulated exchange, unless the user named both exchanges.
+    // The simulated exchange (REST and archive), unless the user named every exchange URL.
     let exchange: Platform['exchange'] = {
       api: cfg.BINANCE_API_URL ?? '',
       fapi: cfg.BINANCE_FAPI_URL ?? '',
+      archive: cfg.BINANCE_ARCHIVE_URL ?? '',
       simulatorUrl: undefined,
     };
-    if (cfg.BINANCE_API_URL === undefined || cfg.BINANCE_FAPI_URL === undefined) {
+    if (
+      cfg.BINANCE_API_URL === undefined ||
+      cfg.BINANCE_FAPI_URL === undefined ||
+      cfg.BINANCE_ARCHIVE_URL === undefined
+    ) {
       const sim = await serveFn('exchange', createExchangeApp({ logger: log('exchange') }));
       exchange = {
         api: cfg.BINANCE_API_URL ?? sim.url,
         fapi: cfg.BINANCE_FAPI_URL ?? sim.url,
+        archive: cfg.BINANCE_ARCHIVE_URL ?? sim.url,
         simulatorUrl: sim.url,
       };
     }
@@ -162,6 +168,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const jobEnv: Record<string, string> = {
       BINANCE_API_URL: exchange.api,
       BINANCE_FAPI_URL: exchange.fapi,
+      BINANCE_ARCHIVE_URL: exchange.archive,
       SQLITE_PATH: sqlitePath,
       LOG_LEVEL: cfg.LOG_LEVEL,
       KAFKA_BROKERS: cfg.KAFKA_BROKERS.join(','),

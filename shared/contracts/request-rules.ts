@@ -27,17 +27,19 @@ export const MARKET_OPENED: Readonly<Record<Market, number>> = {
 };
 
 /** Functions that exist today; a workflow type whose target is not here is refused. */
-export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>(['loader-api']);
+export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>(['loader-api', 'loader-bulk']);
 
 /** The workflow types that can run today: those whose target is in BUILT_TARGETS (a test checks). */
 export const BuiltWorkflowType = z.union([
   z.templateLiteral(['api_candles_', KlineInterval]),
-  z.enum(['api_trades', 'api_agg_trades', 'api_funding']),
+  z.templateLiteral(['bulk_candles_', KlineInterval]),
+  z.enum(['api_trades', 'api_agg_trades', 'api_funding', 'bulk_trades', 'bulk_agg_trades']),
 ]);
 
 /** The types that can run today, for messages: `api_candles_<interval>, api_trades, ...`. */
 export const BUILT_TYPES_TEXT =
-  'api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm)';
+  'api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), ' +
+  'bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades';
 
 export interface RangeLimits {
   /** Most candles one workflow may ask for. */

@@ -29,6 +29,8 @@ export const WorkflowType = z.union([
     'api_trades',
     'api_agg_trades',
     'api_funding',
+    'bulk_trades',
+    'bulk_agg_trades',
     'ws_trades',
     'ws_agg_trades',
     'ws_depth',
@@ -72,6 +74,10 @@ export function planFor(type: WorkflowType): WorkflowPlan {
       return { target: 'loader-api', kind: 'agg_trade', dataset: 'agg_trades', interval: null };
     case 'api_funding':
       return { target: 'loader-api', kind: 'funding', dataset: 'funding', interval: null };
+    case 'bulk_trades':
+      return { target: 'loader-bulk', kind: 'trade', dataset: 'trades', interval: null };
+    case 'bulk_agg_trades':
+      return { target: 'loader-bulk', kind: 'agg_trade', dataset: 'agg_trades', interval: null };
     case 'ws_trades':
       return { target: 'loader-ws', kind: 'trade', dataset: 'trades', interval: null };
     case 'ws_agg_trades':

@@ -270,7 +270,7 @@ describe.concurrent('streamforge exit codes (the binary)', () => {
     [
       ['--type', 'ws_trades', '--symbol', 'BTCUSDT'],
       'error: invalid request json (refused before sending; the API answers 400)\n' +
-        '  type: workflow type ws_trades is not built yet (it needs loader-ws); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm)\n',
+        '  type: workflow type ws_trades is not built yet (it needs loader-ws); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades\n',
     ],
     [
       ['--type', 'api_candles_1m', '--symbol', 'BTCUSDT', '--range', '1970-01-01:9999-12-31'],

@@ -9,6 +9,7 @@ import { ConnectorConfig } from '../../functions/arango-connector/schema.ts';
 import { SimEnv } from '../../functions/dummy-service/exchange/sim-env.ts';
 import { DummyConfig } from '../../functions/dummy-service/schema.ts';
 import { LoaderConfig } from '../../functions/loader-api/schema.ts';
+import { BulkLoaderConfig } from '../../functions/loader-bulk/schema.ts';
 import { apiExposureProblem, ManagerConfig } from '../../functions/queue-manager/config.ts';
 import { verifierFromConfig, type IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
@@ -86,6 +87,13 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
     clusterKeys: ['KAFKA_BROKERS'],
     expect: intakeAuthenticated,
     externalEnv: ['NODE_EXTRA_CA_CERTS'],
+  },
+  'loader-bulk': {
+    schemas: [own('BulkLoaderConfig', BulkLoaderConfig)],
+    runsAs: 'job',
+    clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL', 'STREAMFORGE_COMMAND'],
+    // A Job talks to Kafka directly; the ingress is the embedded mode's.
+    expect: (cfg) => is(cfg, 'STREAMFORGE_INGRESS_URL', undefined),
   },
   'loader-api': {
     schemas: [own('LoaderConfig', LoaderConfig)],

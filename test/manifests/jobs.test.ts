@@ -25,13 +25,16 @@ describe('Jobs the manager renders', () => {
     expect(managerConfig(bundle).JOB_TEMPLATE).toBe(LOADER);
   });
 
-  it('a loader-api Job validates as a batch/v1 Job and runs the allowed image', () => {
-    const job = renderFromBundle(bundle, 'loader-api');
-    expect(schemas.validate(job)).toEqual([]);
-    expect(at(containerOf(job), 'image')).toBe(managerConfig(bundle).JOB_IMAGES['loader-api']);
-    expect(at(containerOf(job), 'args')).toEqual(['functions/loader-api/main.ts']);
-    expect(at(job, 'metadata.namespace')).toBe(managerConfig(bundle).JOB_NAMESPACE);
-  });
+  it.each(['loader-api', 'loader-bulk'] as const)(
+    'a %s Job validates as a batch/v1 Job and runs the allowed image',
+    (target) => {
+      const job = renderFromBundle(bundle, target);
+      expect(schemas.validate(job)).toEqual([]);
+      expect(at(containerOf(job), 'image')).toBe(managerConfig(bundle).JOB_IMAGES[target]);
+      expect(at(containerOf(job), 'args')).toEqual([`functions/${target}/main.ts`]);
+      expect(at(job, 'metadata.namespace')).toBe(managerConfig(bundle).JOB_NAMESPACE);
+    },
+  );
 
   it("a loader-api Job's envFrom names the ConfigMap and Secret in knative/", () => {
     const job = renderFromBundle(bundle, 'loader-api');

@@ -123,6 +123,41 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     expect(platform.runner.stats()).toMatchObject({ dropped: 0, deadLettered: 0 });
   });
 
+  it('runs a bulk_candles workflow from the simulated archive (a child running loader-bulk) to completed', async () => {
+    const res = await fetch(`${platform.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        symbol: 'ETHUSDT',
+        type: 'bulk_candles_1h',
+        time_range: '2024-05-01:2024-05-04',
+      }),
+    });
+    expect(res.status).toBe(201);
+    const { queue_id } = (await res.json()) as { queue_id: string };
+    const wf = await vi.waitFor(
+      async () => {
+        const w = (await (await fetch(`${platform.url}/workflows/${queue_id}`)).json()) as {
+          status: string;
+          records_written: number;
+          progress?: { archive_records?: number; rest_records?: number };
+          error?: unknown;
+        };
+        if (w.status === 'error') throw new Error(`workflow failed: ${JSON.stringify(w.error)}`);
+        expect(w.status).toBe('completed');
+        return w;
+      },
+      { timeout: 45_000, interval: 200 },
+    );
+    const rest = (await (
+      await fetch(
+        `${platform.exchange.api}/api/v3/klines?symbol=ETHUSDT&interval=1h&startTime=${Date.UTC(2024, 4, 1)}&endTime=${Date.UTC(2024, 4, 4) - 1}&limit=1000`,
+      )
+    ).json()) as unknown[];
+    expect(wf.records_written).toBe(rest.length);
+    expect(wf.progress).toMatchObject({ archive_records: rest.length, rest_records: 0 });
+  });
+
   it('runs the demo of `npm start` and reports what it stored', async () => {
     const lines: string[] = [];
     const wf = await runDemo(platform.url, (l) => lines.push(l), { pollMs: 100, timeoutMs: 45_000 });

@@ -96,7 +96,7 @@ describe('requests that cannot succeed are refused at the door', () => {
     expect(m.launcher.launched).toHaveLength(0);
   });
 
-  it.each(['ws_trades', 'bulk_candles_1m', 'graph_build', 'gnn_train', 'ws_candles_1m'])(
+  it.each(['ws_trades', 'graph_build', 'gnn_train', 'ws_candles_1m'])(
     '%s is not built: 400 naming the types that are, nothing stored',
     async (type) => {
       // No time range: a live or graph type's own fields do not matter before it exists.
@@ -110,7 +110,7 @@ describe('requests that cannot succeed are refused at the door', () => {
       expect(body.issues).toHaveLength(1);
       expect(body.issues[0]).toMatchObject({
         path: ['type'],
-        message: `workflow type ${type} is not built yet (it needs ${target}); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm)`,
+        message: `workflow type ${type} is not built yet (it needs ${target}); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades`,
       });
       expect(await total(m)).toBe(0);
     },
