@@ -15,8 +15,10 @@
  *   booleans `True`/`False`/`true`/`false` become booleans.
  *
  * Hand-written rather than a CSV library: Binance's lines have no quoting, and every field needs
- * a check anyway, so one pass over the characters splits, checks and converts at once. Measured
- * in bench/archive-parse.ts against csv-parse (the figures are in the comment of parse.ts).
+ * a check anyway, so one pass over the bytes splits, checks and converts at once. Measured in
+ * bench/archive-parse.ts (one core, a month of 1s klines, the same inflate in front): csv-parse
+ * 7.0.3 gave 116–121 K lines/s as arrays of strings (105–109 K as checked rows), this parser
+ * 0.90–0.94 M rows/s, the whole of parseArchive; on 2.68 M trades 235–245 K against 1.76–1.80 M.
  *
  * The hot path only decides good or bad; `explainLine` (the cold path, per rejected line) says why.
  */
@@ -47,7 +49,7 @@ const NINE = 57;
  * Characters are read from the bytes (`b[i]`): measured faster here than `s.charCodeAt(i)`
  * (1.34–1.59 s against 1.72–1.84 s for 2.68 M kline lines); strings are sliced from `s`. The
  * byte at `e` is always the line's `\n` (or `\r`), never a digit, so the digit loops need no
- * bounds test (−10% on that run); a reader that starts past `e` (no field left) is bad.
+ * bounds test (a few per cent); a reader that starts past `e` (no field left) is bad.
  */
 class Cursor {
   b: Uint8Array = new Uint8Array(0);

@@ -12,9 +12,8 @@
  * ArchiveUnavailableError. An aborted signal rejects with its reason. Every outcome except `ok`
  * leaves no temp file behind.
  *
- * node:http(s) with keep-alive agents, as the REST client (http-get.ts): bench/archive-parse.ts
- * (BENCH_DOWNLOAD=1) measures it against fetch on the same file over loopback; figures in the
- * comment at `get` below.
+ * node:http(s) with keep-alive agents, as the REST client (http-get.ts); measured against fetch
+ * in the comment at `get` below.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -117,9 +116,9 @@ export function createArchiveClient(opts: ArchiveClientOptions): ArchiveClient {
   /*
    * One GET with its redirects followed; resolves with the final answer, whose body the caller
    * reads (or drains). node:http rather than fetch: for a 120 MB zip over loopback, streamed to
-   * a file through SHA-256, bench/archive-parse.ts measured node:http at 768–794 ms CPU against
-   * 924–983 ms for fetch (undici's WHATWG streams), ~20% less; either is far below the time the
-   * network takes for 120 MB.
+   * a file through SHA-256, bench/archive-parse.ts (BENCH_DOWNLOAD=1, two runs) measured node:http
+   * at 0.49–0.79 s CPU against 0.64–0.98 s for fetch (undici's WHATWG streams), ~20% less; the
+   * network's time for 120 MB dwarfs either.
    */
   async function get(url: string, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
     let target = new URL(url);

@@ -2,27 +2,34 @@
  * A verified archive zip (download.ts) → batches of rows, streamed with bounded memory: the one
  * CSV entry of a data.binance.vision zip is inflated chunk by chunk, split into lines and parsed
  * (csv-batches.ts, csv-rows.ts), and its CRC-32 and size are checked against the zip's central
- * directory as it goes.
+ * directory.
  *
  * Zip: yauzl reads the central directory and the local header (where the entry's data starts,
- * its sizes, CRC, method; bounds checked); the data is then read here as one byte range with
- * large reads and inflated by node's zlib with a large output chunk. yauzl's own `openReadStream`
- * reads 16 KiB at a time into a 16 KiB-chunk inflate, which measured 2.3–3.7 s CPU for a month of
- * 1s klines (2.68 M lines, 422 MB of CSV, 124 MB zip) against 0.76–0.80 s with 256 KiB reads and
- * 256 KiB–1 MiB chunks (bench/archive-parse.ts prints the figures). yauzl does not check the
- * CRC-32 (its README, "No CRC-32 Checking"), so it is checked here: zlib.crc32 runs at ~4.5 GB/s,
- * ~0.1 s of that month.
+ * its sizes, CRC, method; bounds and zip64 handled); the data is then read here as one byte range
+ * in 1 MiB pieces and inflated by node's zlib into 1 MiB chunks. yauzl's own `openReadStream`
+ * reads 16 KiB at a time into an inflate of 16 KiB chunks: bench/archive-parse.ts measured it at
+ * 0.87 M lines/s (CPU) on a month of 1s klines against 1.58–1.63 M for the same inflate + split
+ * with 1 MiB pieces. yauzl does not check the CRC-32 (its README, "No CRC-32 Checking"), so it is
+ * checked here: zlib.crc32 runs at ~4.5 GB/s, ~0.1 s of that month's 409 MB.
+ *
+ * Where the time goes (that bench, one core, 2.68 M lines of 1s klines, 153 bytes each): inflate +
+ * CRC 0.43 µs a line, CSV → rows 0.65 µs; one pass 0.90–0.94 M rows/s of CPU time (1.18–1.21 M/s
+ * wall: zlib's thread overlaps a little). Trades (79 bytes a line): 1.76–1.80 M rows/s CPU,
+ * 2.25–2.37 M/s wall. The floor, inflate + `split('\n')` and nothing else, is 1.58–1.63 M lines/s
+ * CPU for the klines: 2 M kline rows/s on one core is out of reach on that machine (a 2-vCPU VM);
+ * more files in flight, on worker threads, is the way to more.
  *
  * A corrupt entry (bad deflate data, wrong size or CRC, a zip that does not open) is a
  * CorruptArchiveError, but a deflate stream can only be found bad by inflating it. Hence:
  * - `verifyFirst: true` (the default) inflates and checks the whole entry before the first batch,
- *   so a corrupt file never yields a row. It costs a second inflate (+~50% of the parse time
- *   for klines, bench/archive-parse.ts).
+ *   so a corrupt file never yields a row: a truncated zip fails at open, a bad one in this pass.
+ *   It costs a second inflate: 0.66–0.72 M rows/s instead of 0.90–0.94 M for 1s klines (+31% CPU
+ *   a row), 1.31–1.34 M instead of 1.76–1.80 M for trades.
  * - `verifyFirst: false` parses in one pass; a CorruptArchiveError may then come after batches
  *   were yielded, and the caller must treat the file's rows as not published: not count the
  *   file's range as covered, and load it again (or from REST). Rows are UPSERTed by natural key,
  *   so a second load converges. The file's SHA-256 matched its CHECKSUM before parsing, so this
- *   only happens when the exchange published a bad zip.
+ *   only happens when the exchange published a bad zip (it has: binance-public-data #435, #469).
  */
 import { createReadStream } from 'node:fs';
 import { Readable, pipeline } from 'node:stream';
@@ -136,7 +143,7 @@ function open(file: string, e: Entry): Readable {
   return pipeline(raw, createInflateRaw({ chunkSize: INFLATE_CHUNK }), () => {});
 }
 
-/** Inflates the whole entry, handing each chunk to `each`; throws unless size and CRC match. */
+/** The entry's inflated chunks; at the end, throws unless their size and CRC-32 match the zip's. */
 async function* chunks(file: string, e: Entry, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   const stream = open(file, e);
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;

@@ -328,6 +328,14 @@ describe('archive parser: broken zips', () => {
     expect((err as Error).message).toMatch(/CRC-32/);
   });
 
+  it('an aborted signal stops the parse with its reason', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('stop'));
+    await expect(
+      parseAll(zipFile(csv), { kind: 'kline', market: 'spot', signal: ac.signal }),
+    ).rejects.toThrow('stop');
+  });
+
   it('a file that is not there is a file system error, not a corrupt archive', async () => {
     const err = await parseAll(join(dir, 'nope.zip'), { kind: 'kline', market: 'spot' }).catch(
       (e: unknown) => e,
