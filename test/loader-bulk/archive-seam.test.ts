@@ -54,7 +54,14 @@ async function run(
     signal: new AbortController().signal,
   });
   archive.close();
-  await until(() => got.events.some((e) => e.message === 'loader finished' || e.status === 'error'));
+  // The data topic may still be on its way when the final queue-event arrives: wait for every batch.
+  await until(
+    () =>
+      got.events.some((e) => e.status === 'error') ||
+      got.events.some(
+        (e) => e.message === 'loader finished' && got.batches.length >= (e.batches_published ?? 0),
+      ),
+  );
   await got.close();
   await bus.close();
   return { code, ...got, store };
@@ -120,7 +127,11 @@ describe('loader-bulk: archive then REST, one seamless series', () => {
       });
       archive.close();
       expect(code).toBe(0);
-      await until(() => got.events.some((e) => e.message === 'loader finished'));
+      await until(() =>
+        got.events.some(
+          (e) => e.message === 'loader finished' && got.batches.length >= (e.batches_published ?? 0),
+        ),
+      );
       const rows = got.batches.flatMap((b) => b.rows as Row[]);
       expect(rows).toHaveLength(24);
       expect(rows[0]?.[0]).toBe(day.from);
@@ -214,7 +225,13 @@ describe('loader-bulk: trades across files and REST, and a stopped run resumed',
         signal: new AbortController().signal,
       }),
     ).toBe(0);
-    await until(() => got.events.some((e) => e.message === 'loader finished'));
+    await until(() =>
+      got.events.some(
+        (e) =>
+          e.message === 'loader finished' &&
+          new Set(got.batches.map((b) => b.seq)).size >= (e.batches_published ?? 0),
+      ),
+    );
     archive.close();
     // A batch published but not checkpointed comes again with the same seq (the sink dedupes by
     // batch id); by seq, the record set is exact.
