@@ -7,8 +7,9 @@
  *   last published file. A monthly file that is missing falls back to its daily files; a daily file
  *   that is missing (or late) to REST; a file whose SHA-256 does not match its `.CHECKSUM` is
  *   downloaded once more, then falls back to REST. Every fallback is noted on the workflow.
- * - A file's rows are published only after the whole file was verified (checksum, then its CRC
- *   while parsing: shared/archive/parse.ts), in pages of `batchSize` rows that tile the segment
+ * - A file's rows are published only after the whole file was verified (its checksum, then a
+ *   first pass that inflates it and checks its CRC: shared/archive/parse.ts `verifyFirst`); a file
+ *   that fails that pass is loaded over REST and noted. Then its rows go out in pages of `batchSize` rows that tile the segment
  *   exactly as the REST paginators' pages do (klines: gaps where the exchange had no candle;
  *   trades: a page settles [from, last row's time)), so the seam between archive and REST has
  *   neither overlap nor hole.
@@ -30,7 +31,7 @@ import {
   type ArchiveFile,
 } from '../../shared/archive/archive-paths.ts';
 import type { ArchiveClient, DownloadOutcome } from '../../shared/archive/download.ts';
-import { parseArchive, type Rejected } from '../../shared/archive/parse.ts';
+import { CorruptArchiveError, parseArchive, type Rejected } from '../../shared/archive/parse.ts';
 import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
 import { KlineInterval, klineNextOpenTime, klineOpenTime } from '../../shared/contracts/common.ts';
 import { unsupportedSeries } from '../../shared/contracts/request-rules.ts';
@@ -202,6 +203,12 @@ export function archivePages(opts: ArchivePagesOptions): PageSource {
         ahead();
         try {
           yield* filePages(outcome.file, seg, segFrom, last, name);
+        } catch (err) {
+          // verifyFirst: a corrupt file fails before any of its rows went out.
+          if (!(err instanceof CorruptArchiveError)) throw err;
+          yield* restPages(seg.range, segFrom, last, [
+            `${name} is corrupt (${err.reason}); loaded over REST`,
+          ]);
         } finally {
           await rm(outcome.file, { force: true }).catch(() => undefined);
         }

@@ -116,9 +116,9 @@ export function createArchiveClient(opts: ArchiveClientOptions): ArchiveClient {
   /*
    * One GET with its redirects followed; resolves with the final answer, whose body the caller
    * reads (or drains). node:http rather than fetch: for a 120 MB zip over loopback, streamed to
-   * a file through SHA-256, bench/archive-parse.ts (BENCH_DOWNLOAD=1, two runs) measured node:http
-   * at 0.49–0.79 s CPU against 0.64–0.98 s for fetch (undici's WHATWG streams), ~20% less; the
-   * network's time for 120 MB dwarfs either.
+   * a file through SHA-256, bench/archive-parse.ts (BENCH_DOWNLOAD=1, three runs, medians) measured
+   * node:http at 0.28 / 0.56 / 0.77 s CPU against 0.28 / 0.73 / 0.95 s for fetch (undici's WHATWG
+   * streams): never more, up to ~20% less. The network's time for 120 MB dwarfs either.
    */
   async function get(url: string, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
     let target = new URL(url);

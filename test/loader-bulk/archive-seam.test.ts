@@ -4,6 +4,7 @@
  * seam), checksum mismatches and missing days filled over REST and noted, µs files stored as ms,
  * and a second run over the same range fetching nothing.
  */
+import { truncate } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkLoader } from '../../functions/loader-bulk/handler.ts';
 import { createArchiveClient } from '../../shared/archive/download.ts';
@@ -240,6 +241,44 @@ describe('loader-bulk: trades across files and REST, and a stopped run resumed',
       .sort((a, b) => a.seq - b.seq)
       .flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
     expect(times).toEqual(truth('1m', range).keys);
+    await got.close();
+    await bus.close();
+  });
+});
+
+describe('loader-bulk: a corrupt file', () => {
+  it('a zip that passes its checksum but does not inflate is loaded over REST, noted, never half published', async () => {
+    const real = createArchiveClient({ baseUrl: sim.url, backoffBaseMs: 5 });
+    // The archive served a truncated zip whose CHECKSUM matches it (binance-public-data #435):
+    // the client is real, the damage is done to the downloaded file.
+    const archive: typeof real = {
+      ...real,
+      async download(p, o) {
+        const d = await real.download(p, o);
+        if (d.kind === 'ok' && p.endsWith('BTCUSDT-1m-2024-02-14.zip')) await truncate(d.file, d.bytes >> 1);
+        return d;
+      },
+    };
+    const range = { from: Date.UTC(2024, 1, 13), to: Date.UTC(2024, 1, 16) };
+    const bus = memoryBus();
+    const got = await collect(bus, Topics.data('kline'));
+    const code = await runBulkLoader(archive, makeDeps(sim, bus, createSqliteStore({ path: ':memory:' })), {
+      commandJson: JSON.stringify(bulk({ start: range.from, end: range.to })),
+      signal: new AbortController().signal,
+    });
+    real.close();
+    expect(code).toBe(0);
+    await until(() =>
+      got.events.some(
+        (e) => e.message === 'loader finished' && got.batches.length >= (e.batches_published ?? 0),
+      ),
+    );
+    const times = got.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
+    expect(times).toEqual(truth('1m', range).keys);
+    const final = got.events.find((e) => e.message === 'loader finished')!;
+    expect(final.progress).toMatchObject({ archive_records: 2 * 1440, rest_records: 1440 });
+    expect(final.notes).toHaveLength(1);
+    expect(final.notes?.[0]).toMatch(/^BTCUSDT-1m-2024-02-14\.zip is corrupt \(.+\); loaded over REST$/);
     await got.close();
     await bus.close();
   });
