@@ -6,6 +6,7 @@
 import {
   klineNextOpenTime,
   klineOpenTime,
+  KLINE_INTERVALS,
   type KlineInterval,
   type Market,
 } from '../../../shared/contracts/common.ts';
@@ -44,21 +45,9 @@ const DAY_MS = 86_400_000;
 /** binance.md §5: spot timestamps are µs from this day on. */
 export const SPOT_MICROS_FROM = Date.UTC(2025, 0, 1);
 /** Intervals with daily files; monthly files also exist for 3d, 1w and 1M (folder `1mo`). */
-const DAILY_INTERVALS: readonly KlineInterval[] = [
-  '1s',
-  '1m',
-  '3m',
-  '5m',
-  '15m',
-  '30m',
-  '1h',
-  '2h',
-  '4h',
-  '6h',
-  '8h',
-  '12h',
-  '1d',
-];
+const DAILY_INTERVALS: readonly KlineInterval[] = KLINE_INTERVALS.filter(
+  (i) => i !== '3d' && i !== '1w' && i !== '1M',
+);
 const MONTHLY_INTERVALS: readonly KlineInterval[] = [...DAILY_INTERVALS, '3d', '1w', '1M'];
 const folderOf = (i: KlineInterval): string => (i === '1M' ? '1mo' : i);
 
