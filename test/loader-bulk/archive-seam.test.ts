@@ -4,7 +4,8 @@
  * seam), checksum mismatches and missing days filled over REST and noted, µs files stored as ms,
  * and a second run over the same range fetching nothing.
  */
-import { truncate } from 'node:fs/promises';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
+import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkLoader } from '../../functions/loader-bulk/handler.ts';
 import { createArchiveClient } from '../../shared/archive/download.ts';
@@ -15,6 +16,7 @@ import type { QueueCommand } from '../../shared/contracts/workflow.ts';
 import { mergeRangeSet } from '../../shared/store/ranges.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import type { Range } from '../../shared/store/store.ts';
+import { zipOne } from '../archive/zip-writer.ts';
 import { collect, command, makeDeps, memoryBus, startSim, until, type Sim } from '../loader-api/helpers.ts';
 
 const DAY = 86_400_000;
@@ -279,6 +281,84 @@ describe('loader-bulk: a corrupt file', () => {
     expect(final.progress).toMatchObject({ archive_records: 2 * 1440, rest_records: 1440 });
     expect(final.notes).toHaveLength(1);
     expect(final.notes?.[0]).toMatch(/^BTCUSDT-1m-2024-02-14\.zip is corrupt \(.+\); loaded over REST$/);
+    await got.close();
+    await bus.close();
+  });
+});
+
+describe('loader-bulk: USD-M files and a line that does not parse', () => {
+  it('USD-M aggTrades come from futures files with their header row, every id once', async () => {
+    const range = { from: Date.UTC(2024, 1, 20), to: Date.UTC(2024, 1, 22) };
+    const res = await run(
+      command({
+        type: 'bulk_agg_trades',
+        target: 'loader-bulk',
+        market: 'usdm',
+        start: range.from,
+        end: range.to,
+        kafka_topic: 'binance-agg-trade',
+        collection_name: 'market_agg_trades',
+      }),
+      undefined,
+      'agg_trade',
+    );
+    expect(res.code).toBe(0);
+    const ids = res.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
+    const first = sim.ex.data.aggTrades('usdm', 'BTCUSDT', { startTime: range.from, limit: 1 }, NOW)[0]!;
+    const after = sim.ex.data.aggTrades('usdm', 'BTCUSDT', { startTime: range.to, limit: 1 }, NOW)[0]!;
+    expect(ids).toEqual(Array.from({ length: after.a - first.a }, (_, i) => first.a + i));
+    // Futures rows have no is_best_match: null in the row.
+    expect((res.batches[0]?.rows as Row[])[0]?.[7]).toBeNull();
+    const final = res.events.find((e) => e.message === 'loader finished')!;
+    expect(final.progress).toMatchObject({ archive_records: ids.length, rest_records: 0 });
+  });
+
+  it('an unparseable line is dead-lettered with its file and line number; the rest of the file is stored', async () => {
+    const real = createArchiveClient({ baseUrl: sim.url, backoffBaseMs: 5 });
+    const target = 'BTCUSDT-1h-2024-02-21.zip';
+    const archive: typeof real = {
+      ...real,
+      async download(p, o) {
+        const d = await real.download(p, o);
+        if (d.kind === 'ok' && p.endsWith(target)) {
+          // The file as served, with a broken line inserted as line 3 (re-zipped after the check).
+          const csv = new TextDecoder().decode(Object.values(unzipSync(await readFile(d.file)))[0]);
+          const lines = csv.split('\n');
+          lines.splice(2, 0, '1708480800000,not-a-price,1,1,1,1,1708484399999,1,1,1,1,0');
+          await writeFile(d.file, zipOne('BTCUSDT-1h-2024-02-21.csv', lines.join('\n')));
+        }
+        return d;
+      },
+    };
+    const bus = memoryBus();
+    const got = await collect(bus, Topics.data('kline'));
+    const letters: unknown[] = [];
+    const sub = await bus.subscribe({
+      groupId: 'test-dead-letters',
+      topics: [Topics.deadLetter],
+      from: 'earliest',
+      handler: (m) => {
+        letters.push(m.event.data);
+        return Promise.resolve();
+      },
+    });
+    const day = { from: Date.UTC(2024, 1, 21), to: Date.UTC(2024, 1, 22) };
+    const code = await runBulkLoader(archive, makeDeps(sim, bus, createSqliteStore({ path: ':memory:' })), {
+      commandJson: JSON.stringify(bulk({ type: 'bulk_candles_1h', start: day.from, end: day.to })),
+      signal: new AbortController().signal,
+    });
+    real.close();
+    expect(code).toBe(0);
+    await until(() => letters.length > 0 && got.events.some((e) => e.message === 'loader finished'));
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      reason: 'unparseable_line',
+      file: target,
+      line: 3,
+      text: '1708480800000,not-a-price,1,1,1,1,1708484399999,1,1,1,1,0',
+    });
+    expect(got.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0]))).toEqual(truth('1h', day).keys);
+    await sub.close();
     await got.close();
     await bus.close();
   });
