@@ -59,6 +59,12 @@ describe('requests that cannot succeed are refused at the door', () => {
       { path: ['market'], message: 'api_agg_trades on usdm: agg_trades are loaded for spot only' },
     ],
     [
+      '1s candles from the USD-M archive',
+      { ...BODY, type: 'bulk_candles_1s', market: 'usdm' },
+      400,
+      { path: ['market'], message: 'bulk_candles_1s on usdm: 1s klines exist on spot only' },
+    ],
+    [
       'funding on spot',
       { ...BODY, type: 'api_funding' },
       400,
