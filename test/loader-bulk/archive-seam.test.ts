@@ -8,14 +8,14 @@ import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBulkLoader } from '../../functions/loader-bulk/handler.ts';
-import { createArchiveClient } from '../../shared/archive/download.ts';
-import { klineNextOpenTime, type KlineInterval } from '../../shared/contracts/common.ts';
+import { createArchiveClient, type ArchiveClient } from '../../shared/archive/download.ts';
+import { klineNextOpenTime, type KlineInterval, type Market } from '../../shared/contracts/common.ts';
 import { Topics, canonicalCollection } from '../../shared/contracts/events.ts';
 import type { Row } from '../../shared/contracts/rows.ts';
-import type { QueueCommand } from '../../shared/contracts/workflow.ts';
+import type { QueueCommand, QueueEvent } from '../../shared/contracts/workflow.ts';
 import { mergeRangeSet } from '../../shared/store/ranges.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
-import type { Range } from '../../shared/store/store.ts';
+import type { Range, Store } from '../../shared/store/store.ts';
 import { zipOne } from '../archive/zip-writer.ts';
 import { collect, command, makeDeps, memoryBus, startSim, until, type Sim } from '../loader-api/helpers.ts';
 
@@ -42,33 +42,82 @@ function bulk(c: Pick<QueueCommand, 'start' | 'end'> & Partial<QueueCommand>): Q
   return command({ type: 'bulk_candles_1m', target: 'loader-bulk', ...c });
 }
 
-async function run(
-  cmd: QueueCommand,
-  store = createSqliteStore({ path: ':memory:' }),
-  kind: 'kline' | 'agg_trade' = 'kline',
-) {
+interface RunOptions {
+  store?: Store;
+  kind?: 'kline' | 'agg_trade';
+  /** Another simulator than the shared one (another clock). */
+  exchange?: Sim;
+  /** Wraps the real archive client, to damage what it downloaded. */
+  wrap?: (real: ArchiveClient) => ArchiveClient;
+  /** Dead letters to wait for (they travel on their own topic). */
+  letters?: number;
+}
+
+/** Runs one loader-bulk command to its end; what it published, its dead letters and exit code. */
+async function run(cmd: QueueCommand, o: RunOptions = {}) {
+  const at = o.exchange ?? sim;
+  const store = o.store ?? createSqliteStore({ path: ':memory:' });
   const bus = memoryBus();
-  const got = await collect(bus, Topics.data(kind));
-  const archive = createArchiveClient({ baseUrl: sim.url, backoffBaseMs: 5 });
+  const got = await collect(bus, Topics.data(o.kind ?? 'kline'));
+  const letters: unknown[] = [];
+  const sub = await bus.subscribe({
+    groupId: `test-dead-letters-${Math.random()}`,
+    topics: [Topics.deadLetter],
+    from: 'earliest',
+    handler: (m) => {
+      letters.push(m.event.data);
+      return Promise.resolve();
+    },
+  });
+  const real = createArchiveClient({ baseUrl: at.url, backoffBaseMs: 5 });
   // The loader learns the simulator's clock (NOW) from its /time, as it would the exchange's.
-  const deps = makeDeps(sim, bus, store);
-  const code = await runBulkLoader(archive, deps, {
+  const code = await runBulkLoader(o.wrap?.(real) ?? real, makeDeps(at, bus, store), {
     commandJson: JSON.stringify(cmd),
     signal: new AbortController().signal,
   });
-  archive.close();
-  // The data topic may still be on its way when the final queue-event arrives: wait for every batch.
-  await until(
+  real.close();
+  await untilFinished(got);
+  await until(() => letters.length >= (o.letters ?? 0));
+  await sub.close();
+  await got.close();
+  await bus.close();
+  const final = got.events.find((e) => e.message === 'loader finished');
+  return { code, ...got, letters, final, store };
+}
+
+/** The final event is in and so is every batch it counts (the data topic may arrive later). */
+function untilFinished(got: { events: QueueEvent[]; batches: { seq: number }[] }): Promise<void> {
+  return until(
     () =>
       got.events.some((e) => e.status === 'error') ||
       got.events.some(
-        (e) => e.message === 'loader finished' && got.batches.length >= (e.batches_published ?? 0),
+        (e) =>
+          e.message === 'loader finished' &&
+          new Set(got.batches.map((b) => b.seq)).size >= (e.batches_published ?? 0),
       ),
   );
-  await got.close();
-  await bus.close();
-  return { code, ...got, store };
 }
+
+/** Aggregate trade ids the simulator has in [from, to), in order. */
+function aggTradeIds(market: Market, r: Range): number[] {
+  const first = sim.ex.data.aggTrades(market, 'BTCUSDT', { startTime: r.from, limit: 1 }, NOW)[0]!;
+  const after = sim.ex.data.aggTrades(market, 'BTCUSDT', { startTime: r.to, limit: 1 }, NOW)[0]!;
+  return Array.from({ length: after.a - first.a }, (_, i) => first.a + i);
+}
+
+const aggTrades = (market: Market, r: Range): QueueCommand =>
+  command({
+    type: 'bulk_agg_trades',
+    target: 'loader-bulk',
+    market,
+    start: r.from,
+    end: r.to,
+    kafka_topic: 'binance-agg-trade',
+    collection_name: 'market_agg_trades',
+  });
+
+const firstColumn = (batches: { rows: unknown[] }[]): number[] =>
+  batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
 
 /** What the simulator's REST API has for the range: open times, and the missing slots as gaps. */
 function truth(interval: KlineInterval, r: Range) {
@@ -105,7 +154,7 @@ describe('loader-bulk: archive then REST, one seamless series', () => {
     ).json()) as unknown[][];
     expect(rows.slice(0, 1000)).toEqual(rest);
 
-    const final = res.events.find((e) => e.message === 'loader finished')!;
+    const final = res.final!;
     const fromRest = DAY * 2 + 6 * 3_600_000; // March 2 and 3 and the 5th's morning
     expect(final.progress?.rest_records).toBe(fromRest / 60_000);
     expect(final.progress?.archive_records).toBe(want.keys.length - fromRest / 60_000);
@@ -117,41 +166,27 @@ describe('loader-bulk: archive then REST, one seamless series', () => {
 
   it('µs timestamps of 2025 spot files are stored as ms', async () => {
     const now2025 = Date.UTC(2025, 0, 3);
-    const s = await startSim({ seed: 11, weightLimit: 0, now: () => now2025, gaps: { perYear: 0 } });
+    const s2025 = await startSim({ seed: 11, weightLimit: 0, now: () => now2025, gaps: { perYear: 0 } });
     try {
-      const bus = memoryBus();
-      const got = await collect(bus, Topics.data('kline'));
-      const archive = createArchiveClient({ baseUrl: s.url, backoffBaseMs: 5 });
-      const deps = makeDeps(s, bus, createSqliteStore({ path: ':memory:' }));
       const day = { from: Date.UTC(2025, 0, 1), to: Date.UTC(2025, 0, 2) };
-      const code = await runBulkLoader(archive, deps, {
-        commandJson: JSON.stringify(bulk({ type: 'bulk_candles_1h', start: day.from, end: day.to })),
-        signal: new AbortController().signal,
+      const res = await run(bulk({ type: 'bulk_candles_1h', start: day.from, end: day.to }), {
+        exchange: s2025,
       });
-      archive.close();
-      expect(code).toBe(0);
-      await until(() =>
-        got.events.some(
-          (e) => e.message === 'loader finished' && got.batches.length >= (e.batches_published ?? 0),
-        ),
-      );
-      const rows = got.batches.flatMap((b) => b.rows as Row[]);
+      expect(res.code).toBe(0);
+      const rows = res.batches.flatMap((b) => b.rows as Row[]);
       expect(rows).toHaveLength(24);
       expect(rows[0]?.[0]).toBe(day.from);
       expect(rows[0]?.[6]).toBe(day.from + 3_600_000 - 1);
-      const final = got.events.find((e) => e.message === 'loader finished')!;
-      expect(final.progress).toMatchObject({ archive_records: 24, rest_records: 0 });
-      await got.close();
-      await bus.close();
+      expect(res.final?.progress).toMatchObject({ archive_records: 24, rest_records: 0 });
     } finally {
-      await s.close();
+      await s2025.close();
     }
   });
 
   it('a second workflow over a stored range fetches nothing', async () => {
     const store = createSqliteStore({ path: ':memory:' });
     const range = { from: Date.UTC(2024, 1, 10), to: Date.UTC(2024, 1, 12) };
-    const first = await run(bulk({ start: range.from, end: range.to }), store);
+    const first = await run(bulk({ start: range.from, end: range.to }), { store });
     // What the connector would record: the ledger says the range is stored.
     const { recordCoverage } = await import('../../shared/store/coverage.ts');
     await store.ensureCollection(canonicalCollection('kline'), 'series', 'kline');
@@ -159,7 +194,7 @@ describe('loader-bulk: archive then REST, one seamless series', () => {
       covered: first.batches.map((b) => b.covers!),
     });
     const before = (await sim.stats()) as unknown as { archive: { zip: number } };
-    const second = await run(bulk({ start: range.from, end: range.to }), store);
+    const second = await run(bulk({ start: range.from, end: range.to }), { store });
     const after = (await sim.stats()) as unknown as { archive: { zip: number } };
     expect(second.code).toBe(0);
     expect(second.batches).toHaveLength(0);
@@ -172,25 +207,12 @@ describe('loader-bulk: trades across files and REST, and a stopped run resumed',
     // Half of 2024-02-27 over REST, then the 28th and 29th from daily files (February is not a
     // whole month here), so the file/REST seam falls inside the trade id sequence.
     const range = { from: Date.UTC(2024, 1, 27, 20), to: Date.UTC(2024, 1, 29) };
-    const res = await run(
-      command({
-        type: 'bulk_agg_trades',
-        target: 'loader-bulk',
-        start: range.from,
-        end: range.to,
-        kafka_topic: 'binance-agg-trade',
-        collection_name: 'market_agg_trades',
-      }),
-      undefined,
-      'agg_trade',
-    );
+    const res = await run(aggTrades('spot', range), { kind: 'agg_trade' });
     expect(res.code).toBe(0);
-    const ids = res.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
-    const first = sim.ex.data.aggTrades('spot', 'BTCUSDT', { startTime: range.from, limit: 1 }, NOW)[0]!;
-    const after = sim.ex.data.aggTrades('spot', 'BTCUSDT', { startTime: range.to, limit: 1 }, NOW)[0]!;
-    expect(ids).toEqual(Array.from({ length: after.a - first.a }, (_, i) => first.a + i));
+    const ids = firstColumn(res.batches);
+    expect(ids).toEqual(aggTradeIds('spot', range));
     expect(mergeRangeSet(res.batches.map((b) => b.covers!))).toEqual([range]);
-    const final = res.events.find((e) => e.message === 'loader finished')!;
+    const final = res.final!;
     expect(final.progress?.rest_records).toBeGreaterThan(0);
     expect(final.progress?.archive_records).toBeGreaterThan(0);
     expect((final.progress?.rest_records ?? 0) + (final.progress?.archive_records ?? 0)).toBe(ids.length);
@@ -228,13 +250,7 @@ describe('loader-bulk: trades across files and REST, and a stopped run resumed',
         signal: new AbortController().signal,
       }),
     ).toBe(0);
-    await until(() =>
-      got.events.some(
-        (e) =>
-          e.message === 'loader finished' &&
-          new Set(got.batches.map((b) => b.seq)).size >= (e.batches_published ?? 0),
-      ),
-    );
+    await untilFinished(got);
     archive.close();
     // A batch published but not checkpointed comes again with the same seq (the sink dedupes by
     // batch id); by seq, the record set is exact.
@@ -250,73 +266,42 @@ describe('loader-bulk: trades across files and REST, and a stopped run resumed',
 
 describe('loader-bulk: a corrupt file', () => {
   it('a zip that passes its checksum but does not inflate is loaded over REST, noted, never half published', async () => {
-    const real = createArchiveClient({ baseUrl: sim.url, backoffBaseMs: 5 });
     // The archive served a truncated zip whose CHECKSUM matches it (binance-public-data #435):
     // the client is real, the damage is done to the downloaded file.
-    const archive: typeof real = {
+    const wrap = (real: ArchiveClient): ArchiveClient => ({
       ...real,
       async download(p, o) {
         const d = await real.download(p, o);
         if (d.kind === 'ok' && p.endsWith('BTCUSDT-1m-2024-02-14.zip')) await truncate(d.file, d.bytes >> 1);
         return d;
       },
-    };
-    const range = { from: Date.UTC(2024, 1, 13), to: Date.UTC(2024, 1, 16) };
-    const bus = memoryBus();
-    const got = await collect(bus, Topics.data('kline'));
-    const code = await runBulkLoader(archive, makeDeps(sim, bus, createSqliteStore({ path: ':memory:' })), {
-      commandJson: JSON.stringify(bulk({ start: range.from, end: range.to })),
-      signal: new AbortController().signal,
     });
-    real.close();
-    expect(code).toBe(0);
-    await until(() =>
-      got.events.some(
-        (e) => e.message === 'loader finished' && got.batches.length >= (e.batches_published ?? 0),
-      ),
-    );
-    const times = got.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
-    expect(times).toEqual(truth('1m', range).keys);
-    const final = got.events.find((e) => e.message === 'loader finished')!;
-    expect(final.progress).toMatchObject({ archive_records: 2 * 1440, rest_records: 1440 });
-    expect(final.notes).toHaveLength(1);
-    expect(final.notes?.[0]).toMatch(/^BTCUSDT-1m-2024-02-14\.zip is corrupt \(.+\); loaded over REST$/);
-    await got.close();
-    await bus.close();
+    const range = { from: Date.UTC(2024, 1, 13), to: Date.UTC(2024, 1, 16) };
+    const res = await run(bulk({ start: range.from, end: range.to }), { wrap });
+    expect(res.code).toBe(0);
+    expect(firstColumn(res.batches)).toEqual(truth('1m', range).keys);
+    expect(res.final?.progress).toMatchObject({ archive_records: 2 * 1440, rest_records: 1440 });
+    expect(res.final?.notes).toHaveLength(1);
+    expect(res.final?.notes?.[0]).toMatch(/^BTCUSDT-1m-2024-02-14\.zip is corrupt \(.+\); loaded over REST$/);
   });
 });
 
 describe('loader-bulk: USD-M files and a line that does not parse', () => {
   it('USD-M aggTrades come from futures files with their header row, every id once', async () => {
     const range = { from: Date.UTC(2024, 1, 20), to: Date.UTC(2024, 1, 22) };
-    const res = await run(
-      command({
-        type: 'bulk_agg_trades',
-        target: 'loader-bulk',
-        market: 'usdm',
-        start: range.from,
-        end: range.to,
-        kafka_topic: 'binance-agg-trade',
-        collection_name: 'market_agg_trades',
-      }),
-      undefined,
-      'agg_trade',
-    );
+    const res = await run(aggTrades('usdm', range), { kind: 'agg_trade' });
     expect(res.code).toBe(0);
-    const ids = res.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0] as number));
-    const first = sim.ex.data.aggTrades('usdm', 'BTCUSDT', { startTime: range.from, limit: 1 }, NOW)[0]!;
-    const after = sim.ex.data.aggTrades('usdm', 'BTCUSDT', { startTime: range.to, limit: 1 }, NOW)[0]!;
-    expect(ids).toEqual(Array.from({ length: after.a - first.a }, (_, i) => first.a + i));
+    const ids = firstColumn(res.batches);
+    expect(ids).toEqual(aggTradeIds('usdm', range));
     // Futures rows have no is_best_match: null in the row.
     expect((res.batches[0]?.rows as Row[])[0]?.[7]).toBeNull();
-    const final = res.events.find((e) => e.message === 'loader finished')!;
-    expect(final.progress).toMatchObject({ archive_records: ids.length, rest_records: 0 });
+    expect(res.final?.progress).toMatchObject({ archive_records: ids.length, rest_records: 0 });
   });
 
   it('an unparseable line is dead-lettered with its file and line number; the rest of the file is stored', async () => {
-    const real = createArchiveClient({ baseUrl: sim.url, backoffBaseMs: 5 });
     const target = 'BTCUSDT-1h-2024-02-21.zip';
-    const archive: typeof real = {
+    const broken = '1708480800000,not-a-price,1,1,1,1,1708484399999,1,1,1,1,0';
+    const wrap = (real: ArchiveClient): ArchiveClient => ({
       ...real,
       async download(p, o) {
         const d = await real.download(p, o);
@@ -324,42 +309,20 @@ describe('loader-bulk: USD-M files and a line that does not parse', () => {
           // The file as served, with a broken line inserted as line 3 (re-zipped after the check).
           const csv = new TextDecoder().decode(Object.values(unzipSync(await readFile(d.file)))[0]);
           const lines = csv.split('\n');
-          lines.splice(2, 0, '1708480800000,not-a-price,1,1,1,1,1708484399999,1,1,1,1,0');
+          lines.splice(2, 0, broken);
           await writeFile(d.file, zipOne('BTCUSDT-1h-2024-02-21.csv', lines.join('\n')));
         }
         return d;
       },
-    };
-    const bus = memoryBus();
-    const got = await collect(bus, Topics.data('kline'));
-    const letters: unknown[] = [];
-    const sub = await bus.subscribe({
-      groupId: 'test-dead-letters',
-      topics: [Topics.deadLetter],
-      from: 'earliest',
-      handler: (m) => {
-        letters.push(m.event.data);
-        return Promise.resolve();
-      },
     });
     const day = { from: Date.UTC(2024, 1, 21), to: Date.UTC(2024, 1, 22) };
-    const code = await runBulkLoader(archive, makeDeps(sim, bus, createSqliteStore({ path: ':memory:' })), {
-      commandJson: JSON.stringify(bulk({ type: 'bulk_candles_1h', start: day.from, end: day.to })),
-      signal: new AbortController().signal,
+    const res = await run(bulk({ type: 'bulk_candles_1h', start: day.from, end: day.to }), {
+      wrap,
+      letters: 1,
     });
-    real.close();
-    expect(code).toBe(0);
-    await until(() => letters.length > 0 && got.events.some((e) => e.message === 'loader finished'));
-    expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({
-      reason: 'unparseable_line',
-      file: target,
-      line: 3,
-      text: '1708480800000,not-a-price,1,1,1,1,1708484399999,1,1,1,1,0',
-    });
-    expect(got.batches.flatMap((b) => (b.rows as Row[]).map((r) => r[0]))).toEqual(truth('1h', day).keys);
-    await sub.close();
-    await got.close();
-    await bus.close();
+    expect(res.code).toBe(0);
+    expect(res.letters).toHaveLength(1);
+    expect(res.letters[0]).toMatchObject({ reason: 'unparseable_line', file: target, line: 3, text: broken });
+    expect(firstColumn(res.batches)).toEqual(truth('1h', day).keys);
   });
 });

@@ -32,6 +32,23 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     platform = await startPlatform({ cfg, logger, host: '127.0.0.1' });
   });
 
+  /** Polls a workflow until it is completed; its error when it fails. */
+  const completed = (queueId: string) =>
+    vi.waitFor(
+      async () => {
+        const w = (await (await fetch(`${platform.url}/workflows/${queueId}`)).json()) as {
+          status: string;
+          records_written: number;
+          progress?: { archive_records?: number; rest_records?: number };
+          error?: unknown;
+        };
+        if (w.status === 'error') throw new Error(`workflow failed: ${JSON.stringify(w.error)}`);
+        expect(w.status).toBe('completed');
+        return w;
+      },
+      { timeout: 45_000, interval: 200 },
+    );
+
   afterAll(async () => {
     await platform?.close();
     await rm(dir, { recursive: true, force: true });
@@ -101,20 +118,7 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     expect(res.status).toBe(201);
     const { queue_id } = (await res.json()) as { queue_id: string };
 
-    const wf = await vi.waitFor(
-      async () => {
-        const w = (await (await fetch(`${platform.url}/workflows/${queue_id}`)).json()) as {
-          status: string;
-          records_written: number;
-          error?: unknown;
-        };
-        if (w.status === 'error')
-          throw Object.assign(new Error(`workflow failed: ${JSON.stringify(w.error)}`), { w });
-        expect(w.status).toBe('completed');
-        return w;
-      },
-      { timeout: 45_000, interval: 200 },
-    );
+    const wf = await completed(queue_id);
     expect(wf.records_written).toBe(rows.length);
     const series = (await (await fetch(`${platform.url}/series/spot/ETHUSDT/klines_1m`)).json()) as {
       count: number;
@@ -135,20 +139,7 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     });
     expect(res.status).toBe(201);
     const { queue_id } = (await res.json()) as { queue_id: string };
-    const wf = await vi.waitFor(
-      async () => {
-        const w = (await (await fetch(`${platform.url}/workflows/${queue_id}`)).json()) as {
-          status: string;
-          records_written: number;
-          progress?: { archive_records?: number; rest_records?: number };
-          error?: unknown;
-        };
-        if (w.status === 'error') throw new Error(`workflow failed: ${JSON.stringify(w.error)}`);
-        expect(w.status).toBe('completed');
-        return w;
-      },
-      { timeout: 45_000, interval: 200 },
-    );
+    const wf = await completed(queue_id);
     const rest = (await (
       await fetch(
         `${platform.exchange.api}/api/v3/klines?symbol=ETHUSDT&interval=1h&startTime=${Date.UTC(2024, 4, 1)}&endTime=${Date.UTC(2024, 4, 4) - 1}&limit=1000`,
