@@ -1,6 +1,7 @@
 /**
  * dummy-service entrypoint: the only file that reads the environment. Builds the bus (Kafka when
- * KAFKA_BROKERS is set, else in-process), serves the app and drains on SIGTERM.
+ * KAFKA_BROKERS is set, else in-process), serves the app (with the simulated exchange's REST
+ * API and its WebSocket market streams on the same port) and drains on SIGTERM.
  */
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { ConfigError, loadConfig } from '../../shared/runtime/config.ts';
@@ -11,6 +12,7 @@ import { createDummyApp } from './app.ts';
 import { DEFAULT_LOAD_BUDGET, DummyConfig, EMBEDDED_LOAD_BUDGET } from './schema.ts';
 import { createExchange } from './exchange/exchange.ts';
 import { SimEnv } from './exchange/sim-env.ts';
+import { createWsExchange } from './exchange/ws/server.ts';
 
 function config(): { cfg: DummyConfig; sim: SimEnv; intakeAuth: IntakeVerifier } {
   try {
@@ -28,6 +30,7 @@ const { cfg, sim, intakeAuth } = config();
 const logger = createLogger('dummy-service', cfg.LOG_LEVEL);
 const bus = createBus(cfg, logger);
 const exchange = createExchange({ ...sim.exchange, logger: logger.child({ component: 'binance-sim' }) });
+const ws = createWsExchange(exchange);
 const fn = createDummyApp({
   bus,
   exchange: exchange.app,
@@ -37,10 +40,15 @@ const fn = createDummyApp({
   loadBudget: cfg.KAFKA_BROKERS.length > 0 ? DEFAULT_LOAD_BUDGET : EMBEDDED_LOAD_BUDGET,
   intakeAuth,
 });
-await serve(fn.app, {
+const served = await serve(fn.app, {
   port: cfg.PORT,
   logger,
   graceMs: cfg.SHUTDOWN_GRACE_MS,
-  onDrain: fn.drain,
+  onDrain: () => {
+    fn.drain();
+    // WebSocket sockets are not HTTP requests: close them now, or the server never closes.
+    void ws.close();
+  },
   onShutdown: () => bus.close(),
 });
+ws.attach(served.server);

@@ -15,6 +15,9 @@ export const PlatformConfig = ManagerConfig.extend({
   BINANCE_FAPI_URL: z.url().optional(),
   /** The public archive loader-bulk reads; unset: the simulator's archive, like the two above. */
   BINANCE_ARCHIVE_URL: z.url().optional(),
+  /** WebSocket market streams loader-ws subscribes; unset: the simulator's, like the REST URLs. */
+  BINANCE_WS_URL: z.url().optional(),
+  BINANCE_FWS_URL: z.url().optional(),
   /** `npm start` runs a short demo workflow after start; DEMO=false or `--no-demo` skips it. */
   DEMO: env.bool(true),
   /**

@@ -30,7 +30,12 @@ import type { Store } from '../../shared/store/store.ts';
 import { loadTopology, type Topology } from '../../shared/topology/load.ts';
 import { createConnector } from '../arango-connector/app.ts';
 import { createDummyApp } from '../dummy-service/app.ts';
-import { createExchangeApp } from '../dummy-service/exchange/exchange.ts';
+import { createExchange } from '../dummy-service/exchange/exchange.ts';
+import { createWsExchange } from '../dummy-service/exchange/ws/server.ts';
+import { createLoaderWs } from '../loader-ws/app.ts';
+import { settingsOf as liveSettingsOf, LoaderWsConfig } from '../loader-ws/schema.ts';
+import { createExchangeClient } from '../../shared/exchange/rest-client.ts';
+import { budgetFor } from '../../shared/exchange/weight-budget.ts';
 import { DEFAULT_LOAD_BUDGET, EMBEDDED_LOAD_BUDGET } from '../dummy-service/schema.ts';
 import { createLocalRunner, type LocalRunner } from '../local-runner/runner.ts';
 import { createManager } from '../queue-manager/app.ts';
@@ -51,7 +56,14 @@ export interface Platform {
   /** Base URL of every function server, by Knative Service name. */
   services: Record<string, string>;
   /** Exchange base URLs the loaders use; `simulatorUrl` when the simulated exchange runs here. */
-  exchange: { api: string; fapi: string; archive: string; simulatorUrl: string | undefined };
+  exchange: {
+    api: string;
+    fapi: string;
+    archive: string;
+    ws: string;
+    fws: string;
+    simulatorUrl: string | undefined;
+  };
   /** The ingress children publish to (embedded mode), without its token. */
   ingressUrl: string | undefined;
   topology: Topology;
@@ -114,23 +126,34 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const topology = await loadTopology(path.resolve(REPO_ROOT, cfg.TOPOLOGY_DIR));
     await bus.ensureTopics(topology.topics);
 
-    // The simulated exchange (REST and archive), unless the user named every exchange URL.
+    // The simulated exchange (REST, archive and WebSocket streams), unless the user named every URL.
     let exchange: Platform['exchange'] = {
       api: cfg.BINANCE_API_URL ?? '',
       fapi: cfg.BINANCE_FAPI_URL ?? '',
       archive: cfg.BINANCE_ARCHIVE_URL ?? '',
+      ws: cfg.BINANCE_WS_URL ?? '',
+      fws: cfg.BINANCE_FWS_URL ?? '',
       simulatorUrl: undefined,
     };
     if (
       cfg.BINANCE_API_URL === undefined ||
       cfg.BINANCE_FAPI_URL === undefined ||
-      cfg.BINANCE_ARCHIVE_URL === undefined
+      cfg.BINANCE_ARCHIVE_URL === undefined ||
+      cfg.BINANCE_WS_URL === undefined ||
+      cfg.BINANCE_FWS_URL === undefined
     ) {
-      const sim = await serveFn('exchange', createExchangeApp({ logger: log('exchange') }));
+      const simulated = createExchange({ logger: log('exchange') });
+      const sim = await serveFn('exchange', simulated.app);
+      const simWs = createWsExchange(simulated, simulated.config.ws, log('exchange'));
+      simWs.attach(sim.server);
+      closers.push(() => simWs.close());
+      const wsBase = sim.url.replace(/^http/, 'ws');
       exchange = {
         api: cfg.BINANCE_API_URL ?? sim.url,
         fapi: cfg.BINANCE_FAPI_URL ?? sim.url,
         archive: cfg.BINANCE_ARCHIVE_URL ?? sim.url,
+        ws: cfg.BINANCE_WS_URL ?? wsBase,
+        fws: cfg.BINANCE_FWS_URL ?? `${wsBase}/usdm`,
         simulatorUrl: sim.url,
       };
     }
@@ -155,6 +178,35 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     await connector.start();
     closers.push(() => connector.stop());
     const connectorServer = await serveFn('arango-connector', connector.app);
+
+    // loader-ws runs in this process (it holds sockets, not a Job): its defaults, this platform's URLs.
+    const liveCfg = LoaderWsConfig.parse({ LOG_LEVEL: cfg.LOG_LEVEL });
+    const liveClient = (market: 'spot' | 'usdm') => {
+      const baseUrl = market === 'spot' ? exchange.api : exchange.fapi;
+      return createExchangeClient({
+        baseUrl,
+        budget: budgetFor(`${market} ${baseUrl}`, {
+          limit: liveCfg.BINANCE_WEIGHT_LIMIT,
+          windowMs: liveCfg.BINANCE_WEIGHT_WINDOW_MS,
+          margin: 0.05,
+          maxInflightRequests: 4,
+        }),
+        logger: log('loader-ws').child({ component: 'exchange', market }),
+        timeoutMs: liveCfg.BINANCE_TIMEOUT_MS,
+      });
+    };
+    const live = createLoaderWs({
+      bus,
+      store,
+      logger: log('loader-ws'),
+      settings: liveSettingsOf(liveCfg),
+      clients: { spot: liveClient('spot'), usdm: liveClient('usdm') },
+      wsUrls: { spot: exchange.ws, usdm: exchange.fws },
+      intakeAuth,
+    });
+    await live.start();
+    closers.push(() => live.stop());
+    const liveServer = await serveFn('loader-ws', live.app);
 
     const dummy = createDummyApp({
       bus,
@@ -205,11 +257,13 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const services: Record<string, string> = {
       'queue-manager': managerServer.url,
       'arango-connector': connectorServer.url,
+      'loader-ws': liveServer.url,
       'dummy-service': dummyServer.url,
     };
     const inProcess: Record<string, FunctionApp['deliver']> = {
       'queue-manager': manager.functionApp.deliver,
       'arango-connector': connector.functionApp.deliver,
+      'loader-ws': live.functionApp.deliver,
       'dummy-service': dummy.deliver,
     };
     const runner = createLocalRunner({

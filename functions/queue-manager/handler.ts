@@ -6,7 +6,14 @@
 import type { BusEvent } from '../../shared/bus/event-bus.ts';
 import { EventTypes } from '../../shared/contracts/events.ts';
 import { QueueEvent, planFor, type Workflow } from '../../shared/contracts/workflow.ts';
-import { asGiven, checkRequest, notBuiltReason } from '../../shared/contracts/request-rules.ts';
+import type { Market } from '../../shared/contracts/common.ts';
+import {
+  asGiven,
+  checkLive,
+  checkRequest,
+  isLiveType,
+  notBuiltReason,
+} from '../../shared/contracts/request-rules.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
 import { defaultNames, newQueueId, newTelemetryId } from './commands.ts';
 import { CANCELLABLE, MANAGER, RETRYABLE, fold, managerEvent, retry, stall } from './fold.ts';
@@ -61,22 +68,33 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     }
   }
 
+  /** The request's range and the rules' verdict: a history range, or [now, end) for a live type. */
+  function admit(body: CreateWorkflowBody, market: Market) {
+    if (isLiveType(body.type)) {
+      const live = checkLive({ ...body, market }, { now: d.now() });
+      if (live.issues.length > 0) throw new InvalidInputError('invalid request json', live.issues);
+      return { range: live, checked: { end: live.end, notes: [] as string[] } };
+    }
+    const range = resolveRange(body);
+    if (!range) throw invalid('time_range', 'a time range is required');
+    const checked = checkRequest(
+      { type: body.type, market, start: range.start, end: range.end },
+      { now: d.now(), limits: settings.rangeLimits },
+    );
+    if (checked.issues.length > 0)
+      throw new InvalidInputError(
+        'invalid request json',
+        asGiven(checked.issues, body.time_range !== undefined),
+      );
+    return { range, checked };
+  }
+
   const service: WorkflowService = {
     async create(body) {
       const unbuilt = notBuiltReason(body.type);
       if (unbuilt) throw invalid('type', unbuilt);
-      const range = resolveRange(body);
-      if (!range) throw invalid('time_range', 'a time range is required');
       const market = body.market ?? 'spot';
-      const checked = checkRequest(
-        { type: body.type, market, start: range.start, end: range.end },
-        { now: d.now(), limits: settings.rangeLimits },
-      );
-      if (checked.issues.length > 0)
-        throw new InvalidInputError(
-          'invalid request json',
-          asGiven(checked.issues, body.time_range !== undefined),
-        );
+      const { range, checked } = admit(body, market);
       const { target } = planFor(body.type);
       jobs.checkImage(target);
       const names = defaultNames(body.type);

@@ -8,6 +8,7 @@ import {
   BUILT_TYPES_TEXT,
   BuiltWorkflowType,
   DAY_RANGE,
+  isLiveType,
   notBuiltReason,
   rangeOf,
   type ResolvedRange,
@@ -83,7 +84,8 @@ const CreateFields = z.strictObject({
     example: '2024-08-01T00:00:00Z',
   }),
   end: instant.optional().meta({
-    description: 'Exclusive UTC end, instead of `time_range` (with `start`); after `start`.',
+    description:
+      'Exclusive UTC end, instead of `time_range` (with `start`); after `start`. For a live type (`ws_*`), alone: when it stops.',
     example: '2024-08-02T00:00:00Z',
   }),
   kafka_topic: SafeName.optional().meta({
@@ -103,6 +105,8 @@ export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
   if ((b.symbol === undefined) === (b.symbols === undefined))
     issue('symbol', 'give exactly one of symbol or symbols');
   if (b.symbols && new Set(b.symbols).size !== b.symbols.length) issue('symbols', 'symbols must not repeat');
+  // Live types start now and take only an optional `end` (checkLive in request-rules.ts says so).
+  if (isLiveType(b.type)) return;
   const hasIso = b.start !== undefined || b.end !== undefined;
   if ((b.time_range === undefined) === !hasIso)
     issue('time_range', 'give exactly one of time_range or start/end');
@@ -119,14 +123,20 @@ export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
     'Also refused with 400 (docs/api.md): a start before the market opened (spot 2017-07-14, usdm ' +
     '2019-09-08) or not in the past; an end not after the start; `1s` candles on usdm, funding on spot, ' +
     'trades or aggTrades on usdm; more candles or trade days than the configured maximum. An end in ' +
-    'the future is clamped to now (see `notes`).',
+    'the future is clamped to now (see `notes`). Live types (`ws_*`) take no time_range and no start: ' +
+    'they start now and run until an optional future `end` or a cancel.',
   allOf: [
     { oneOf: [{ required: ['symbol'] }, { required: ['symbols'] }] },
     {
-      oneOf: [
-        { required: ['time_range'], not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] } },
-        { required: ['start', 'end'], not: { required: ['time_range'] } },
-      ],
+      // Live types (`ws_*`) start now: no time_range, no start, an optional end.
+      if: { required: ['type'], properties: { type: { pattern: '^ws_' } } },
+      then: { not: { anyOf: [{ required: ['time_range'] }, { required: ['start'] }] } },
+      else: {
+        oneOf: [
+          { required: ['time_range'], not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] } },
+          { required: ['start', 'end'], not: { required: ['time_range'] } },
+        ],
+      },
     },
   ],
 } as never);

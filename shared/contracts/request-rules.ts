@@ -27,19 +27,39 @@ export const MARKET_OPENED: Readonly<Record<Market, number>> = {
 };
 
 /** Functions that exist today; a workflow type whose target is not here is refused. */
-export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>(['loader-api', 'loader-bulk']);
+export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>(['loader-api', 'loader-bulk', 'loader-ws']);
 
 /** The workflow types that can run today: those whose target is in BUILT_TARGETS (a test checks). */
 export const BuiltWorkflowType = z.union([
   z.templateLiteral(['api_candles_', KlineInterval]),
   z.templateLiteral(['bulk_candles_', KlineInterval]),
-  z.enum(['api_trades', 'api_agg_trades', 'api_funding', 'bulk_trades', 'bulk_agg_trades']),
+  z.templateLiteral(['ws_candles_', KlineInterval]),
+  z.enum([
+    'api_trades',
+    'api_agg_trades',
+    'api_funding',
+    'bulk_trades',
+    'bulk_agg_trades',
+    'ws_trades',
+    'ws_agg_trades',
+    'ws_book_ticker',
+    'ws_depth',
+  ]),
 ]);
 
 /** The types that can run today, for messages: `api_candles_<interval>, api_trades, ...`. */
 export const BUILT_TYPES_TEXT =
   'api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), ' +
-  'bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades';
+  'bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades, ' +
+  'ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live)';
+
+/** The end of a live workflow given no `end`: it runs until cancelled (9999-12-31T23:59:59.999Z). */
+export const LIVE_OPEN_END = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** Live types (loader-ws) take no range: they start now and run until `end` or a cancel. */
+export function isLiveType(type: WorkflowType): boolean {
+  return planFor(type).target === 'loader-ws';
+}
 
 export interface RangeLimits {
   /** Most candles one workflow may ask for. */
@@ -197,6 +217,32 @@ export function checkRequest(
 }
 
 /**
+ * Checks a live request: no range (it starts now), an optional `end` in the future, a series
+ * the exchange streams (1s klines are spot only). The workflow's [start, end) is [now, end).
+ */
+export function checkLive(
+  r: { type: WorkflowType; market: Market; time_range?: unknown; start?: unknown; end?: string | undefined },
+  o: { now: number },
+): { issues: RuleIssue[]; start: number; end: number; time_range: string } {
+  const issues: RuleIssue[] = [];
+  const issue = (path: string, message: string) => issues.push({ code: 'custom', path: [path], message });
+  if (r.time_range !== undefined)
+    issue('time_range', `${r.type} is live: it takes no time_range (it starts now; give \`end\` to stop it)`);
+  if (r.start !== undefined) issue('start', `${r.type} is live: it starts now and takes no start`);
+  const plan = planFor(r.type);
+  if (r.market === 'usdm' && plan.interval === '1s')
+    issue('market', `${r.type} on usdm: 1s klines exist on spot only`);
+  let end = LIVE_OPEN_END;
+  if (r.end !== undefined) {
+    end = Date.parse(r.end);
+    if (Number.isNaN(end)) issue('end', `end ${r.end} is not an instant`);
+    else if (end <= o.now) issue('end', `end ${r.end} is not in the future`);
+  }
+  const time_range = end === LIVE_OPEN_END ? `live from ${iso(o.now)}` : `live ${iso(o.now)}/${iso(end)}`;
+  return { issues, start: o.now, end, time_range };
+}
+
+/**
  * What the API would refuse in a request body, judged before sending it (the CLI): 400 with the
  * issues for a type not built or a broken rule, null when these rules pass or the body is too
  * malformed to judge here (the API's own validation then answers). The manager's limits are its
@@ -216,6 +262,12 @@ export function refusalOf(
       issues: [{ code: 'custom', path: ['type'], message: unbuilt }],
     };
   const market = b.market === undefined ? 'spot' : Market.safeParse(b.market).data;
+  if (market !== undefined && isLiveType(type.data)) {
+    const live = checkLive({ ...b, type: type.data, market }, { now });
+    return live.issues.length === 0
+      ? null
+      : { status: 400, message: 'invalid request json', issues: live.issues };
+  }
   const range = rangeOf(b);
   if (market === undefined || range === null) return null;
   const { issues } = checkRequest({ type: type.data, market, start: range.start, end: range.end }, { now });

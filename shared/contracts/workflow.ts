@@ -155,8 +155,36 @@ export const Progress = z.object({
   /** Records published from archive files (loader-bulk), and over the REST API. */
   archive_records: z.number().int().nonnegative().optional(),
   rest_records: z.number().int().nonnegative().optional(),
+  /** A live workflow's state (loader-ws): how current it is and what it repaired. */
+  live: z
+    .object({
+      /** Exchange time of the newest record received. */
+      last_event_time: EpochMs.optional(),
+      /** Receive time minus exchange event time of that record, ms. */
+      lag_ms: z.number().optional(),
+      /** True while the bus or the store cannot keep up: live records are shed and refilled over REST. */
+      behind: z.boolean(),
+      /** Records received but not yet published. */
+      buffered: z.number().int().nonnegative(),
+      /** Socket replacements after a drop or silence (not rotations). */
+      reconnects: z.number().int().nonnegative(),
+      /** Make-before-break rotations before the exchange's connection age limit. */
+      rotations: z.number().int().nonnegative(),
+      /** Holes found in the id or time sequence and filled over REST, and the records that filled them. */
+      gap_fills: z.number().int().nonnegative(),
+      filled_records: z.number().int().nonnegative(),
+      /** Records seen twice (overlaps of rotations and refills) and dropped. */
+      duplicates: z.number().int().nonnegative(),
+      /** Holes REST could not fill: recorded as gaps with their reason in `notes`. */
+      unfilled_gaps: z.number().int().nonnegative(),
+      /** Order book (ws_depth): resynchronisations, and checks against REST snapshots that differed. */
+      resyncs: z.number().int().nonnegative().optional(),
+      divergences: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 export type Progress = z.infer<typeof Progress>;
+export type LiveProgress = NonNullable<Progress['live']>;
 
 /** Most notes a workflow keeps (what a loader adjusted: files missing, replaced, filled over REST). */
 export const MAX_NOTES = 50;

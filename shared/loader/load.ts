@@ -5,7 +5,7 @@
  * published but not yet checkpointed when the process died is fetched again, and it is published
  * with the same seq and the same batch id, so the sink recognises it.
  */
-import type { Publisher } from '../bus/event-bus.ts';
+import type { OutgoingMessage, Publisher } from '../bus/event-bus.ts';
 import { EventTypes, batchId, sourceOf, type DataBatch } from '../contracts/events.ts';
 import { seriesKey, type RecordKind, type SeriesId } from '../contracts/records.ts';
 import { MAX_NOTES, type Progress, type QueueCommand } from '../contracts/workflow.ts';
@@ -206,17 +206,38 @@ function finishRange(cp: Checkpoint, range: { from: number; to: number }, reache
 }
 
 async function publishBatch(ctx: LoadContext, p: Plan, seq: number, page: Page): Promise<void> {
-  const { command: c, series } = p;
+  await ctx.bus.publish(p.command.kafka_topic, [
+    dataMessage(ctx.name, p.command, p.kind, p.series, seq, page),
+  ]);
+}
+
+/**
+ * One data batch as the message every loader publishes (loader-ws too): the batch envelope, its
+ * deterministic id, keyed by symbol on the command's topic.
+ */
+export function dataMessage(
+  producer: string,
+  c: QueueCommand,
+  kind: RecordKind,
+  series: SeriesId,
+  seq: number,
+  page: {
+    rows: Page['rows'];
+    rowsJson?: string | undefined;
+    covers: Page['covers'] | undefined;
+    gaps: Page['gaps'];
+  },
+): OutgoingMessage {
   const data: DataBatch = {
     queue_id: c.queue_id,
     attempt: c.attempt,
-    kind: p.kind,
+    kind,
     market: series.market,
     symbol: series.symbol,
     dataset: series.dataset,
     collection: c.collection_name,
     seq,
-    covers: page.covers,
+    ...(page.covers ? { covers: page.covers } : {}),
     gaps: page.gaps,
     rows: page.rows,
   };
@@ -225,8 +246,8 @@ async function publishBatch(ctx: LoadContext, p: Plan, seq: number, page: Page):
     page.rows,
   );
   const event = makeEvent({
-    type: EventTypes.data(p.kind),
-    source: sourceOf(ctx.name),
+    type: EventTypes.data(kind),
+    source: sourceOf(producer),
     id,
     subject: seriesKey(series),
     // A page passed on whole keeps the exchange's own text for its rows: no second serialisation
@@ -237,5 +258,5 @@ async function publishBatch(ctx: LoadContext, p: Plan, seq: number, page: Page):
         : new JsonText(`${JSON.stringify({ ...data, rows: 0 }).slice(0, -2)}${page.rowsJson}}`),
     extensions: { queueid: c.queue_id },
   });
-  await ctx.bus.publish(c.kafka_topic, [{ key: series.symbol, event }]);
+  return { key: series.symbol, event };
 }

@@ -16,7 +16,7 @@ import {
 import { makeEvent } from '../runtime/cloudevents.ts';
 
 /** The loaders that report on queue-events through this reporter. */
-export type LoaderName = 'loader-api' | 'loader-bulk';
+export type LoaderName = 'loader-api' | 'loader-bulk' | 'loader-ws';
 
 export interface WorkflowIds {
   queue_id: string;

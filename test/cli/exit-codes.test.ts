@@ -268,9 +268,14 @@ describe.concurrent('streamforge exit codes (the binary)', () => {
 
   it.each([
     [
-      ['--type', 'ws_trades', '--symbol', 'BTCUSDT'],
+      ['--type', 'graph_build', '--symbol', 'BTCUSDT'],
       'error: invalid request json (refused before sending; the API answers 400)\n' +
-        '  type: workflow type ws_trades is not built yet (it needs loader-ws); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades\n',
+        '  type: workflow type graph_build is not built yet (it needs graph-builder); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades, ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live)\n',
+    ],
+    [
+      ['--type', 'ws_trades', '--symbol', 'BTCUSDT', '--end', '2001-01-01T00:00:00Z'],
+      'error: invalid request json (refused before sending; the API answers 400)\n' +
+        '  end: end 2001-01-01T00:00:00Z is not in the future\n',
     ],
     [
       ['--type', 'api_candles_1m', '--symbol', 'BTCUSDT', '--range', '1970-01-01:9999-12-31'],

@@ -53,7 +53,7 @@ describe('fundingRate', () => {
 
 describe('depth', () => {
   const book = (q: string) => sim.json<Book>(`/api/v3/depth?${q}`);
-  it('bids descend, asks ascend, the spread is positive; limit default 100, cut to 5000', async () => {
+  it('bids descend, asks ascend, the spread is positive; limit default 100; the model has 100 levels a side', async () => {
     const b = await book('symbol=ETHUSDT');
     expect([b.bids.length, b.asks.length]).toEqual([100, 100]);
     const bids = b.bids.map(([p]) => units(p));
@@ -61,17 +61,20 @@ describe('depth', () => {
     bids.forEach((p, i) => i > 0 && expect(p < bids[i - 1]!).toBe(true));
     asks.forEach((p, i) => i > 0 && expect(p > asks[i - 1]!).toBe(true));
     expect(bids[0]! < asks[0]!).toBe(true);
-    expect((await book('symbol=ETHUSDT&limit=7000')).asks).toHaveLength(5000);
+    // The book model (book.ts) holds `bookLevels` (default 100) per side: a larger limit gets them all.
+    expect((await book('symbol=ETHUSDT&limit=7000')).asks).toHaveLength(100);
+    expect((await book('symbol=ETHUSDT&limit=5')).asks).toEqual(b.asks.slice(0, 5));
   });
 
-  it('sits at the last traded price and its update id grows with time', async () => {
+  it('sits inside the traded range of its minute (open → close path); its update id grows with time', async () => {
     const a = await book('symbol=BTCUSDT&limit=5');
-    const last = await sim.json<Array<{ price: string }>>('/api/v3/trades?symbol=BTCUSDT&limit=1');
+    const minute = NOW - (NOW % 60_000);
+    const [k] = sim.ex.data.klines('spot', 'BTCUSDT', '1m', { startTime: minute, limit: 1 }, minute + 60_000);
     const bestBid = units(a.bids[0]![0]);
-    const price = units(last[0]!.price);
-    // Best bid is the last price or one tick (0.01 = 1_000_000 units of 8 decimals) below it.
-    expect(price - bestBid).toBeGreaterThanOrEqual(0n);
-    expect(price - bestBid).toBeLessThanOrEqual(1_000_000n);
+    expect(bestBid).toBeGreaterThanOrEqual(units(k![3]));
+    expect(bestBid).toBeLessThanOrEqual(units(k![2]));
+    // One tick (0.01 = 1_000_000 units of 8 decimals) spread.
+    expect(units(a.asks[0]![0]) - bestBid).toBe(1_000_000n);
     clock.t += 1_000;
     try {
       expect((await book('symbol=BTCUSDT&limit=5')).lastUpdateId).toBeGreaterThan(a.lastUpdateId);

@@ -214,8 +214,8 @@ describe('each cross-reference check reports a broken copy', () => {
     [
       'a listed file that does not exist',
       'kustomization',
-      () => edit('knative/kustomization.yaml', 0, (d) => setAt(d, ['resources', 6], 'loader-ws.yaml')),
-      /knative\/loader-ws\.yaml does not exist/,
+      () => edit('knative/kustomization.yaml', 0, (d) => setAt(d, ['resources', 6], 'graph-builder.yaml')),
+      /knative\/graph-builder\.yaml does not exist/,
     ],
     [
       'a manifest left out',

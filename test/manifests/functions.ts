@@ -10,6 +10,7 @@ import { SimEnv } from '../../functions/dummy-service/exchange/sim-env.ts';
 import { DummyConfig } from '../../functions/dummy-service/schema.ts';
 import { LoaderConfig } from '../../functions/loader-api/schema.ts';
 import { BulkLoaderConfig } from '../../functions/loader-bulk/schema.ts';
+import { LoaderWsConfig } from '../../functions/loader-ws/schema.ts';
 import { apiExposureProblem, ManagerConfig } from '../../functions/queue-manager/config.ts';
 import { verifierFromConfig, type IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
@@ -76,6 +77,14 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
     schemas: [own('ConnectorConfig', ConnectorConfig)],
     runsAs: 'service',
     // Its KafkaSource delivers the data topics and queue-events: its one intake.
+    clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
+    expect: intakeAuthenticated,
+    externalEnv: ['NODE_EXTRA_CA_CERTS'],
+  },
+  'loader-ws': {
+    schemas: [own('LoaderWsConfig', LoaderWsConfig)],
+    runsAs: 'service',
+    // Its KafkaSource delivers queue-control; it publishes to Kafka and checkpoints in ArangoDB.
     clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
     expect: intakeAuthenticated,
     externalEnv: ['NODE_EXTRA_CA_CERTS'],

@@ -102,6 +102,12 @@ def _workflow_ok(body):
         return False
     if kind in ("api_trades", "api_agg_trades", "api_candles_1s") and market != "spot":
         return False
+    if kind.startswith("ws_"):
+        # Live types start now: 1s candles are spot only, and an end must lie in the future.
+        if kind == "ws_candles_1s" and market != "spot":
+            return False
+        end = _ms(body["end"]) if isinstance(body.get("end"), str) else None
+        return "end" not in body or (end is not None and end > time.time() * 1000)
     a, b = _range(body)
     if a is None or b is None:
         return True

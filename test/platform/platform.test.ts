@@ -149,6 +149,41 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     expect(wf.progress).toMatchObject({ archive_records: rest.length, rest_records: 0 });
   });
 
+  it('runs a live ws_agg_trades workflow (loader-ws in this process, simulated streams) to its end, every aggTrade stored', async () => {
+    const end = Date.now() + 3000;
+    const res = await fetch(`${platform.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ symbol: 'BTCUSDT', type: 'ws_agg_trades', end: new Date(end).toISOString() }),
+    });
+    expect(res.status).toBe(201);
+    const created = (await res.json()) as {
+      queue_id: string;
+      start: number;
+      end: number;
+      time_range: string;
+    };
+    expect(created.end).toBe(end);
+    expect(created.time_range).toMatch(/^live /);
+    const wf = await completed(created.queue_id);
+    // The truth: the simulator's aggTrades of [start, end).
+    const first = (await (
+      await fetch(
+        `${platform.exchange.api}/api/v3/aggTrades?symbol=BTCUSDT&startTime=${created.start}&endTime=${end - 1}&limit=1000`,
+      )
+    ).json()) as unknown[];
+    expect(wf.records_written).toBe(first.length);
+    expect(wf.records_written).toBeGreaterThan(0);
+    // Live refused with a time range: the API says why.
+    const bad = await fetch(`${platform.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ symbol: 'BTCUSDT', type: 'ws_trades', time_range: '2024-01-01:2024-01-02' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toContain('live: it takes no time_range');
+  });
+
   it('runs the demo of `npm start` and reports what it stored', async () => {
     const lines: string[] = [];
     const wf = await runDemo(platform.url, (l) => lines.push(l), { pollMs: 100, timeoutMs: 45_000 });

@@ -102,7 +102,7 @@ describe('requests that cannot succeed are refused at the door', () => {
     expect(m.launcher.launched).toHaveLength(0);
   });
 
-  it.each(['ws_trades', 'graph_build', 'gnn_train', 'ws_candles_1m'])(
+  it.each(['graph_build', 'gnn_train'])(
     '%s is not built: 400 naming the types that are, nothing stored',
     async (type) => {
       // No time range: a live or graph type's own fields do not matter before it exists.
@@ -116,11 +116,42 @@ describe('requests that cannot succeed are refused at the door', () => {
       expect(body.issues).toHaveLength(1);
       expect(body.issues[0]).toMatchObject({
         path: ['type'],
-        message: `workflow type ${type} is not built yet (it needs ${target}); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades`,
+        message: `workflow type ${type} is not built yet (it needs ${target}); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades, ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live)`,
       });
       expect(await total(m)).toBe(0);
     },
   );
+
+  it.each([
+    [{ time_range: '2024-01-01:2024-01-02' }, 'time_range', 'ws_trades is live: it takes no time_range'],
+    [{ start: '2024-01-01T00:00:00Z' }, 'start', 'ws_trades is live: it starts now and takes no start'],
+    [{ end: '2001-01-01T00:00:00Z' }, 'end', 'end 2001-01-01T00:00:00Z is not in the future'],
+  ])('a live type refuses %o with a 400 naming %s', async (extra, path, message) => {
+    const res = await m.request('/workflows', {
+      method: 'POST',
+      body: { symbol: 'BTCUSDT', type: 'ws_trades', ...extra },
+    });
+    expect(res.status).toBe(400);
+    const body = await json<{ issues: Array<{ path: string[]; message: string }> }>(res);
+    expect(body.issues[0]?.path).toEqual([path]);
+    expect(body.issues[0]?.message).toContain(message);
+    expect(await total(m)).toBe(0);
+  });
+
+  it('a live type starts now and runs until its end (or open-ended), as a command, not a Job', async () => {
+    const before = Date.now();
+    const res = await m.request('/workflows', {
+      method: 'POST',
+      body: { symbol: 'BTCUSDT', type: 'ws_candles_1m' },
+    });
+    expect(res.status).toBe(201);
+    const wf = await json<Workflow>(res);
+    expect(wf.target).toBe('loader-ws');
+    expect(wf.start).toBeGreaterThanOrEqual(before);
+    expect(wf.end).toBe(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+    expect(wf.time_range).toMatch(/^live from /);
+    expect(m.launcher.launched).toHaveLength(0);
+  });
 
   it('a range reaching into the future is clamped to now, and the workflow says so', async () => {
     const before = Date.now();

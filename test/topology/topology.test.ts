@@ -43,11 +43,12 @@ describe('kafka-sources/ as shipped', () => {
   it('has one ordered KafkaSource per consuming function, sinking to its own Service', async () => {
     const t = await loadTopology(SOURCES_DIR);
     const byName = new Map(t.sources.map((s) => [s.source.metadata.name, s.source]));
-    expect([...byName.keys()].sort()).toEqual(['arango-connector', 'queue-manager']);
+    expect([...byName.keys()].sort()).toEqual(['arango-connector', 'loader-ws', 'queue-manager']);
     for (const [name, s] of byName) {
       expect(s.spec.sink.ref).toMatchObject({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name });
       expect(s.spec.ordering).toBe('ordered');
-      expect(s.spec.initialOffset).toBe('earliest');
+      // loader-ws must not replay old start commands on a new group (it resumes from the store).
+      expect(s.spec.initialOffset).toBe(name === 'loader-ws' ? 'latest' : 'earliest');
       expect(s.spec.consumerGroup).toBe(name);
       expect(s.spec.delivery?.deadLetterSink?.ref?.kind).toBe('Service');
       expect(s.metadata.annotations?.['autoscaling.eventing.knative.dev/class']).toBe(
@@ -66,6 +67,7 @@ describe('kafka-sources/ as shipped', () => {
       [...RECORD_KINDS.map((k) => Topics.data(k)), Topics.events].sort(),
     );
     expect(topicsOf('queue-manager')).toEqual([Topics.events]);
+    expect(topicsOf('loader-ws')).toEqual([Topics.control]);
   });
 
   it('defines every platform topic with partitions, retention and cleanup policy', async () => {

@@ -6,9 +6,13 @@ import { z } from 'zod';
 import { Market } from '../../../shared/contracts/common.ts';
 import { ArchiveConfig } from './archive-config.ts';
 import { profileFor } from './presets.ts';
+import { WsSimConfig } from './ws/config.ts';
 
 /** Largest number of fills (trades) one aggregated trade may have; every event's quantity is ≥ this. */
 export const MAX_FILLS_PER_AGG = 4;
+
+/** Highest tradesPerMinute: a minute of it takes ~110 ms to generate and ~40 MB while cached. */
+export const MAX_TRADES_PER_MINUTE = 120_000;
 
 /** Everything the generator needs to know about one (market, symbol) series. */
 export const SymbolSpec = z
@@ -25,8 +29,8 @@ export const SymbolSpec = z
     basePrice: z.number().positive(),
     /** Nothing exists before this (ms; rounded up to the minute). */
     listingTime: z.number().int().nonnegative(),
-    /** Mean aggregated trades (taker orders) per minute. */
-    tradesPerMinute: z.number().positive().max(10_000),
+    /** Mean aggregated trades (taker orders) per minute (120,000 = 2,000/s, for live-stream benches). */
+    tradesPerMinute: z.number().positive().max(MAX_TRADES_PER_MINUTE),
     /** Mean fills per aggregated trade, 1 … MAX_FILLS_PER_AGG. */
     fillsPerTrade: z.number().min(1).max(MAX_FILLS_PER_AGG),
     /** Mean quantity of one aggregated trade, in base asset. */
@@ -100,8 +104,12 @@ export const ExchangeConfig = z
       })
       .prefault({})
       .refine((g) => g.maxMinutes >= g.minMinutes, { message: 'gaps.maxMinutes must be >= gaps.minMinutes' }),
+    /** Price levels per side of the order book model (book.ts): REST depth never returns more. */
+    bookLevels: z.number().int().min(1).max(5000).default(100),
     /** The data.binance.vision archive (archive.ts): faults, futures header dates, cache. */
     archive: ArchiveConfig,
+    /** The WebSocket market-stream server (ws/): limits, heartbeat and periodic faults. */
+    ws: WsSimConfig,
   })
   .transform((c, ctx) => {
     const specs: SymbolSpec[] = [];

@@ -3,7 +3,9 @@
  * and fault injection, behind Binance's REST paths (routes.ts) and its data.binance.vision
  * archive (archive.ts). `createExchange` exposes the generator and counters for tests;
  * `createExchangeApp` is just its hono app, ready to be mounted in dummy-service or served alone
- * (sim-main.ts).
+ * (sim-main.ts). The WebSocket market streams are a separate part on the same exchange
+ * (ws/server.ts `createWsExchange(exchange)`), which registers itself in `ws` so that the
+ * /sim/ws/* routes reach it.
  */
 import type { Hono } from 'hono';
 import type { Market } from '../../../shared/contracts/common.ts';
@@ -15,6 +17,14 @@ import { createMarketData, type MarketData } from './market-data.ts';
 import type { ExchangeEnv } from './pipeline.ts';
 import { exchangeRoutes } from './routes.ts';
 import { WeightLimiter } from './weights.ts';
+import type { WsFault } from './ws/config.ts';
+
+/** What the /sim/ws/* routes need of the WebSocket server; createWsExchange registers it. */
+export interface WsControl {
+  inject(f: WsFault): void;
+  stats(): object;
+  reset(): void;
+}
 
 export interface ExchangeOptions extends ExchangeConfigInput {
   /** Exchange clock (ms); default Date.now. Tests pin it to make "the open candle" reproducible. */
@@ -42,11 +52,13 @@ export interface Exchange {
   nextSeq(): number;
   /** Snapshot served by GET /sim/stats. */
   stats(): ReturnType<typeof statsOf>;
-  /** Clears weight windows, bans, counters and the fault sequence (POST /sim/reset). */
+  /** Clears weight windows, bans, counters (the WebSocket ones too) and the fault sequence (POST /sim/reset). */
   reset(): void;
   /** Gap windows (ms, half-open) of a series overlapping [from, to): the truth for tests. */
   gapsIn: MarketData['gapsIn'];
   listingTime: MarketData['listingTime'];
+  /** The WebSocket server of this exchange once created (ws/server.ts), else undefined. */
+  readonly ws: { current: WsControl | undefined };
   readonly app: Hono<ExchangeEnv>;
 }
 
@@ -95,6 +107,7 @@ export function createExchange(opts: ExchangeOptions = {}): Exchange {
   const limiters = { spot: limiter(config.weightLimit), usdm: limiter(config.futuresWeightLimit) };
   const counters = freshCounters();
   let seq = 0;
+  const ws: ExchangeCore['ws'] = { current: undefined };
   const core: ExchangeCore = {
     config,
     data,
@@ -110,9 +123,11 @@ export function createExchange(opts: ExchangeOptions = {}): Exchange {
       Object.assign(counters, freshCounters());
       limiters.spot.reset();
       limiters.usdm.reset();
+      ws.current?.reset();
     },
     gapsIn: data.gapsIn,
     listingTime: data.listingTime,
+    ws,
   };
   return { ...core, app: exchangeRoutes(core) };
 }

@@ -1,6 +1,8 @@
 /**
  * The deterministic market: every configured (market, symbol) series, and the JSON rows the
- * REST endpoints return, in Binance's exact field types and key order (fixtures rest/).
+ * REST endpoints return, in Binance's exact field types and key order (fixtures rest/). The
+ * WebSocket streams (ws/) read the same rows and the same order book model (book.ts), so both
+ * APIs always agree.
  */
 import type { RawKline } from '../../../shared/contracts/binance.ts';
 import {
@@ -9,14 +11,15 @@ import {
   type KlineInterval,
   type Market,
 } from '../../../shared/contracts/common.ts';
+import { BOOK_BUCKET_MS, bucketOf, BookModel, type Side } from './book.ts';
 import { CandleBuilder } from './candles.ts';
 import type { ExchangeConfig, SymbolSpec } from './config.ts';
 import { fixed, formatterFor, type Formatter } from './format.ts';
 import { MINUTE_MS, windowsIn, type Window } from './gaps.ts';
 import type { SimAggTrade, SimTrade } from './minute.ts';
-import { hashKeys, Rng, unit, valueNoise } from './prng.ts';
+import { hashKeys, unit, valueNoise } from './prng.ts';
 import { Series } from './series.ts';
-import { fromId, fromTime, newest } from './trades.ts';
+import { fromId, fromTime, newest, nextIdAfter } from './trades.ts';
 
 /** A REST kline row: the wire tuple of shared/contracts/binance.ts. */
 export type KlineRow = RawKline;
@@ -24,8 +27,12 @@ export type KlineRow = RawKline;
 interface Entry {
   series: Series;
   candles: CandleBuilder;
+  book: BookModel;
   fmt: Formatter;
 }
+
+/** A price level as Binance prints it: [price, qty]. */
+export type Level = [string, string];
 
 /** A time selection: at most one of fromId / (startTime, endTime) is used. */
 export interface TradeQuery {
@@ -44,6 +51,7 @@ export function createMarketData(config: ExchangeConfig) {
     entries.set(`${spec.market}:${spec.symbol}`, {
       series,
       candles: new CandleBuilder(series),
+      book: new BookModel(series, config.bookLevels),
       fmt: formatterFor(spec),
     });
   }
@@ -68,6 +76,15 @@ export function createMarketData(config: ExchangeConfig) {
     // USD-M aggregated trades carry no `M` (binance.md §6).
     return e.series.spec.market === 'spot' ? { ...row, M: true } : row;
   };
+
+  const levels = (e: Entry, side: Side, limit: number): Level[] => {
+    const n = Math.min(limit, side.prices.length);
+    const out = new Array<Level>(n);
+    for (let i = 0; i < n; i++) out[i] = [e.fmt.price(side.prices[i]!), e.fmt.qty(side.qtys[i]!)];
+    return out;
+  };
+  const changes = (e: Entry, diff: Array<[number, number]>): Level[] =>
+    diff.map(([p, q]) => [e.fmt.price(p), e.fmt.qty(q)]);
 
   function selectTrades<K extends 'trade' | 'agg'>(e: Entry, kind: K, q: TradeQuery, now: number) {
     if (q.fromId !== undefined) return fromId(e.series, kind, q.fromId, q.limit, now);
@@ -162,30 +179,49 @@ export function createMarketData(config: ExchangeConfig) {
       return q.startTime === undefined ? rows.slice(-q.limit) : rows.slice(0, q.limit);
     },
 
-    /** Order book snapshot around the last price; changes every 100 ms. */
+    /** Order book snapshot: the top `limit` levels of the book model's bucket at `now` (book.ts). */
     depth(market: Market, symbol: string, limit: number, now: number) {
       const e = must(market, symbol);
-      const s = e.series;
-      const nowMin = Math.floor(now / MINUTE_MS);
-      const last = s.exists(nowMin)
-        ? (e.candles.candle('1m', nowMin * MINUTE_MS, now)?.c ?? s.priceTicks(nowMin))
-        : s.priceTicks(nowMin);
-      const rng = new Rng(hashKeys(s.key, 13, Math.floor(now / 100)));
-      const meanLots = Math.max(1, s.spec.meanTradeQty * 10 ** s.spec.qtyDecimals);
-      const level = (p: number): [string, string] => [
-        e.fmt.price(p),
-        e.fmt.qty(1 + Math.floor(meanLots * rng.expo())),
-      ];
-      const bids: Array<[string, string]> = [];
-      const asks: Array<[string, string]> = [];
-      let bid = Math.max(1, last - rng.int(2));
-      let ask = bid + 1 + rng.int(2);
-      for (let i = 0; i < limit && bid >= 1; i++, bid -= 1 + rng.int(3)) bids.push(level(bid));
-      for (let i = 0; i < limit; i++, ask += 1 + rng.int(3)) asks.push(level(ask));
-      const lastUpdateId = Math.floor((now - s.listing * MINUTE_MS) / 10) + 1;
+      const k = bucketOf(now);
+      const book = e.book.book(k);
+      const lastUpdateId = e.book.lastUpdateId(k);
+      const bids = levels(e, book.bids, limit);
+      const asks = levels(e, book.asks, limit);
       return market === 'spot'
         ? { lastUpdateId, bids, asks }
-        : { lastUpdateId, E: now, T: now - rng.int(5), bids, asks };
+        : { lastUpdateId, E: now, T: k * BOOK_BUCKET_MS, bids, asks };
+    },
+
+    /**
+     * The diff-depth content for buckets (from, to]: update ids U…u, the previous event's u (`pu`)
+     * and the levels of book(to) that differ from book(from), as Binance prints them.
+     */
+    depthDiff(market: Market, symbol: string, from: number, to: number) {
+      const e = must(market, symbol);
+      const d = e.book.diff(from, to);
+      const pu = e.book.lastUpdateId(from);
+      return { U: pu + 1, u: e.book.lastUpdateId(to), pu, b: changes(e, d.bids), a: changes(e, d.asks) };
+    },
+
+    /** Best bid and ask of bucket k's book with its update id (the bookTicker content). */
+    bookTop(market: Market, symbol: string, k: number) {
+      const e = must(market, symbol);
+      const book = e.book.book(k);
+      const [bid] = levels(e, book.bids, 1);
+      const [ask] = levels(e, book.asks, 1);
+      return {
+        u: e.book.lastUpdateId(k),
+        b: bid?.[0] ?? '0',
+        B: bid?.[1] ?? '0',
+        a: ask?.[0] ?? '0',
+        A: ask?.[1] ?? '0',
+      };
+    },
+
+    /** Ids the next trade and aggregated trade after time t get (= counts up to t). */
+    nextIds: (market: Market, symbol: string, t: number): { trade: number; agg: number } => {
+      const s = must(market, symbol).series;
+      return { trade: nextIdAfter(s, 'trade', t), agg: nextIdAfter(s, 'agg', t) };
     },
 
     /** Gap windows of (market, symbol) overlapping [from, to), in ms. */

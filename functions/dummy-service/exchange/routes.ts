@@ -1,6 +1,7 @@
 /**
  * Binance REST paths over the simulated market: spot `/api/v3/*`, USD-M `/fapi/v1/*`, plus
- * `/sim/stats`, `/sim/reset` and `/sim/gaps`. Every exchange request goes through the pipeline
+ * `/sim/stats`, `/sim/reset`, `/sim/gaps` and the WebSocket server's `/sim/ws/stats`,
+ * `/sim/ws/faults`, `/sim/ws/reset` (404 until createWsExchange registered one). Every exchange request goes through the pipeline
  * (pipeline.ts): faults, weight, handler, headers. The data.binance.vision tree `/data/...`
  * (archive.ts) is mounted here too, outside the pipeline.
  */
@@ -13,6 +14,7 @@ import { spotExchangeInfo, usdmExchangeInfo } from './exchange-info.ts';
 import { createPipeline, type ExchangeEnv, type Handler } from './pipeline.ts';
 import { err, readInt, readInterval, readLimit, readSymbol, readTime, type Query } from './params.ts';
 import { spotDepthWeight, usdmDepthWeight, usdmKlinesWeight } from './weights.ts';
+import { WsFault } from './ws/config.ts';
 
 type Env = ExchangeEnv;
 
@@ -208,6 +210,21 @@ export function exchangeRoutes(ex: ExchangeCore): Hono<Env> {
   app.post('/sim/reset', (c) => {
     ex.reset();
     return c.json({ ok: true });
+  });
+  const noWs = { error: 'no WebSocket server on this exchange' };
+  app.get('/sim/ws/stats', (c) => (ex.ws.current ? c.json(ex.ws.current.stats()) : c.json(noWs, 404)));
+  app.post('/sim/ws/reset', (c) => {
+    if (!ex.ws.current) return c.json(noWs, 404);
+    ex.ws.current.reset();
+    return c.json({ ok: true });
+  });
+  app.post('/sim/ws/faults', async (c) => {
+    if (!ex.ws.current) return c.json(noWs, 404);
+    const body: unknown = await c.req.json().catch(() => undefined);
+    const fault = WsFault.safeParse(body);
+    if (!fault.success) return c.json({ error: fault.error.issues.map((i) => i.message).join('; ') }, 400);
+    ex.ws.current.inject(fault.data);
+    return c.json({ ok: true, injected: fault.data });
   });
   app.get('/sim/gaps', (c) => {
     const q = c.req.query();

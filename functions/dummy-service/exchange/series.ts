@@ -22,6 +22,8 @@ export interface Candle {
 }
 
 const MINUTES_PER_DAY = 1440;
+const TRADE_CACHE_MINUTES = 64;
+const TRADE_CACHE_ITEMS = 1_000_000;
 /** Price curve: (lattice spacing in minutes, amplitude in daily volatilities). */
 const CURVE: Array<[number, number]> = [
   [15, 0.25],
@@ -51,6 +53,7 @@ export class Series {
   private readonly meanLots: number;
   private readonly tickScale: number;
   private readonly tradeCache = new Map<number, MinuteTrades>();
+  private cachedItems = 0;
   private readonly gapSums = new Map<number, [number, number]>();
   private readonly base: [number, number];
 
@@ -171,10 +174,19 @@ export class Series {
     return this.priceTicks(m);
   }
 
-  /** Trades of minute m (which must exist), cached for the few minutes a page touches. */
+  /**
+   * Trades of minute m (which must exist), cached (LRU) for the few minutes a page or a live
+   * stream touches: at most TRADE_CACHE_MINUTES minutes and TRADE_CACHE_ITEMS trades + aggregated
+   * trades (~115 bytes each), but always the last two minutes used; a 120,000-per-minute symbol
+   * makes ~325k items a minute.
+   */
   trades(m: number): MinuteTrades {
     const hit = this.tradeCache.get(m);
-    if (hit) return hit;
+    if (hit) {
+      this.tradeCache.delete(m);
+      this.tradeCache.set(m, hit);
+      return hit;
+    }
     const s = this.shape(m);
     let out: MinuteTrades = { trades: [], aggs: [] };
     if (s) {
@@ -182,8 +194,17 @@ export class Series {
       this.rng.seed(h2(this.tradesKey, m));
       out = minuteTrades(this.rng, s, m * MINUTE_MS, ids.trade, ids.agg);
     }
-    if (this.tradeCache.size >= 64) this.tradeCache.delete(this.tradeCache.keys().next().value!);
+    const size = out.trades.length + out.aggs.length;
+    while (
+      this.tradeCache.size >= 2 &&
+      (this.tradeCache.size >= TRADE_CACHE_MINUTES || this.cachedItems + size > TRADE_CACHE_ITEMS)
+    ) {
+      const [oldest, old] = this.tradeCache.entries().next().value!;
+      this.tradeCache.delete(oldest);
+      this.cachedItems -= old.trades.length + old.aggs.length;
+    }
     this.tradeCache.set(m, out);
+    this.cachedItems += size;
     return out;
   }
 

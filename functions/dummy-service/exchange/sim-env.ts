@@ -6,7 +6,13 @@ import { z } from 'zod';
 import type { Market } from '../../../shared/contracts/common.ts';
 import { env } from '../../../shared/runtime/config.ts';
 import { ArchiveFaultLists } from './archive-config.ts';
-import { DEFAULT_SYMBOLS, ExchangeConfig, type ExchangeConfigInput, type GapWindow } from './config.ts';
+import {
+  DEFAULT_SYMBOLS,
+  ExchangeConfig,
+  type ExchangeConfigInput,
+  type GapWindow,
+  type SymbolInput,
+} from './config.ts';
 
 /** "2024-03-01T02:00:00Z" or epoch ms. */
 function parseInstant(s: string): number | undefined {
@@ -68,6 +74,28 @@ function parseHeaderFrom(text: string, ctx: z.RefinementCtx): Record<string, str
 
 const rate = () => z.coerce.number().min(0).max(1).default(0);
 const count = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const optMs = () => z.coerce.number().int().positive().optional();
+
+/**
+ * `SIM_SYMBOLS` items are `[market:]SYMBOL[=tradesPerMinute]` (e.g. `usdm:BTCUSDT=30000`);
+ * `SIM_TRADES_PER_MINUTE` sets the rate of the items without one.
+ */
+function symbolInputs(items: string[], tpm: number | undefined, ctx: z.RefinementCtx): SymbolInput[] {
+  return items.map((item) => {
+    const m = /^(?:(spot|usdm):)?([^=:]+)(?:=(.*))?$/.exec(item);
+    const perMinute = m?.[3] === undefined ? tpm : Number(m[3]);
+    if (!m || (m[3] !== undefined && !(Number(m[3]) > 0))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SIM_SYMBOLS'],
+        message: `cannot read "${item}" (e.g. BTCUSDT, usdm:BTCUSDT or usdm:BTCUSDT=30000)`,
+      });
+      return item;
+    }
+    if (perMinute === undefined) return item;
+    return { symbol: m[2]!, market: (m[1] ?? 'spot') as Market, tradesPerMinute: perMinute };
+  });
+}
 
 /** Environment of sim-main.ts → { port, logLevel, exchange }; field checks first, so every problem shows at once. */
 export const SimEnv = z
@@ -99,12 +127,31 @@ export const SimEnv = z
     SIM_ARCHIVE_BYTES_PER_SECOND: count(0),
     SIM_ARCHIVE_ZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(6),
     SIM_ARCHIVE_HEADER_FROM: z.string().default('').transform(parseHeaderFrom),
+    /** Aggregated trades per minute of every SIM_SYMBOLS item without its own `=rate`. */
+    SIM_TRADES_PER_MINUTE: z.coerce.number().positive().optional(),
+    /** Order book levels per side (book.ts). */
+    SIM_BOOK_LEVELS: z.coerce.number().int().min(1).max(5000).default(100),
+    /** WebSocket server (ws/config.ts): unset = Binance's values per market. */
+    SIM_WS_PING_INTERVAL_MS: optMs(),
+    SIM_WS_PONG_TIMEOUT_MS: optMs(),
+    SIM_WS_MAX_CONNECTION_MS: optMs(),
+    SIM_WS_CONNECT_LIMIT: z.coerce.number().int().positive().default(300),
+    SIM_WS_DISCONNECT_EVERY_MS: count(0),
+    SIM_WS_STALL_EVERY_MS: count(0),
+    SIM_WS_STALL_MS: count(2000),
+    SIM_WS_DROP_RATE: rate(),
+    SIM_WS_DEPTH_BREAK_EVERY_MS: count(0),
   })
   .transform((e, ctx) => {
     const [fixed, jitter] = e.SIM_FAULT_LATENCY_MS;
+    const heartbeat = {
+      ...(e.SIM_WS_PING_INTERVAL_MS !== undefined ? { pingIntervalMs: e.SIM_WS_PING_INTERVAL_MS } : {}),
+      ...(e.SIM_WS_PONG_TIMEOUT_MS !== undefined ? { pongTimeoutMs: e.SIM_WS_PONG_TIMEOUT_MS } : {}),
+    };
     const input: ExchangeConfigInput = {
       seed: e.SIM_SEED,
-      symbols: e.SIM_SYMBOLS,
+      symbols: symbolInputs(e.SIM_SYMBOLS, e.SIM_TRADES_PER_MINUTE, ctx),
+      bookLevels: e.SIM_BOOK_LEVELS,
       weightLimit: e.SIM_WEIGHT_LIMIT,
       weightWindowMs: e.SIM_WEIGHT_WINDOW_MS,
       banAfter: e.SIM_BAN_AFTER,
@@ -129,6 +176,17 @@ export const SimEnv = z
         zipLevel: e.SIM_ARCHIVE_ZIP_LEVEL,
         headerFrom: e.SIM_ARCHIVE_HEADER_FROM,
       },
+      ws: {
+        spot: heartbeat,
+        usdm: heartbeat,
+        connectLimit: e.SIM_WS_CONNECT_LIMIT,
+        ...(e.SIM_WS_MAX_CONNECTION_MS !== undefined ? { maxConnectionMs: e.SIM_WS_MAX_CONNECTION_MS } : {}),
+        disconnectEveryMs: e.SIM_WS_DISCONNECT_EVERY_MS,
+        stallEveryMs: e.SIM_WS_STALL_EVERY_MS,
+        stallMs: e.SIM_WS_STALL_MS,
+        dropRate: e.SIM_WS_DROP_RATE,
+        depthBreakEveryMs: e.SIM_WS_DEPTH_BREAK_EVERY_MS,
+      },
     };
     const parsed = ExchangeConfig.safeParse(input);
     if (!parsed.success) {
@@ -139,6 +197,8 @@ export const SimEnv = z
         'archive.unpublishedMonthly': 'SIM_ARCHIVE_UNPUBLISHED_MONTHLY',
         'archive.badChecksum': 'SIM_ARCHIVE_BAD_CHECKSUM',
         'archive.headerFrom': 'SIM_ARCHIVE_HEADER_FROM',
+        bookLevels: 'SIM_BOOK_LEVELS',
+        ws: 'SIM_WS_*',
       };
       for (const issue of parsed.error.issues) {
         const path = issue.path.map(String);

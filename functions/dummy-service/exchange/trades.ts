@@ -117,3 +117,26 @@ export function newest<K extends Kind>(
   });
   return out.reverse();
 }
+
+/** Number of items of `items` (time-ordered) with time ≤ t. */
+function countAtOrBefore(items: ReadonlyArray<{ t: number }>, t: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (items[mid]!.t <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The id the next item after time t will get (= how many traded up to t): where a live stream
+ * that starts at t begins, and the first trade id of a candle opening at t + 1.
+ */
+export function nextIdAfter(s: Series, kind: Kind, t: number): number {
+  const m = Math.floor(t / MINUTE_MS);
+  if (m < s.listing) return 0;
+  const base = s.idsBefore(m)[kind];
+  return s.exists(m) ? base + countAtOrBefore(itemsOf(s, kind, m), t) : base;
+}

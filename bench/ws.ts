@@ -1,0 +1,177 @@
+/**
+ * loader-ws sustained rate and event-to-stored latency (issue 13 "Measure"), one process, into the
+ * embedded store: the simulator streams `BENCH_SYMBOLS` busy symbols × (aggTrade, trade,
+ * bookTicker, depth@100ms) = 4·N streams over loopback; loader-ws publishes micro-batches on the
+ * in-process bus, the arango-connector's handler stores them in a SQLite file (the embedded path).
+ *
+ * Reference in the same run: a bare `ws` client on the same streams that only JSON.parses each
+ * frame (the floor: what the simulator can send and one socket can read on this machine); the
+ * loader's rate is printed as a ratio to it. Both phases run BENCH_SECONDS each, the simulator in
+ * this process too (its generator shares the CPU, which the ratio accounts for).
+ *
+ *   npx tsx bench/ws.ts        BENCH_SYMBOLS=25 BENCH_SECONDS=10 BENCH_TPM=30000
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { createConnector } from '../functions/arango-connector/app.ts';
+import { createExchange } from '../functions/dummy-service/exchange/exchange.ts';
+import { createWsExchange } from '../functions/dummy-service/exchange/ws/server.ts';
+import { createLiveLoader } from '../functions/loader-ws/handler.ts';
+import { DEFAULT_SETTINGS } from '../functions/loader-ws/schema.ts';
+import { createMemoryBus } from '../shared/bus/memory-bus.ts';
+import { EventTypes, Topics, canonicalCollection } from '../shared/contracts/events.ts';
+import { RECORD_KINDS } from '../shared/contracts/records.ts';
+import { LIVE_OPEN_END } from '../shared/contracts/request-rules.ts';
+import { planFor, type QueueCommand, type WorkflowType } from '../shared/contracts/workflow.ts';
+import { createExchangeClient } from '../shared/exchange/rest-client.ts';
+import { createWeightBudget } from '../shared/exchange/weight-budget.ts';
+import { makeEvent } from '../shared/runtime/cloudevents.ts';
+import { createSqliteStore } from '../shared/store/sqlite-store.ts';
+
+const N = Number(process.env['BENCH_SYMBOLS'] ?? 25);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
+const TPM = Number(process.env['BENCH_TPM'] ?? 30_000);
+const log = pino({ level: 'silent' });
+const symbols = Array.from({ length: N }, (_, i) => `S${String(i).padStart(3, '0')}USDT`);
+const TYPES: WorkflowType[] = ['ws_agg_trades', 'ws_trades', 'ws_book_ticker', 'ws_depth'];
+const streamName = (t: WorkflowType, s: string) =>
+  `${s.toLowerCase()}@${{ ws_agg_trades: 'aggTrade', ws_trades: 'trade', ws_book_ticker: 'bookTicker', ws_depth: 'depth@100ms' }[t as 'ws_trades']}`;
+
+const ex = createExchange({
+  symbols: symbols.map((symbol) => ({ symbol, tradesPerMinute: TPM })),
+  gaps: { perYear: 0 },
+  weightLimit: 0,
+});
+const wsx = createWsExchange(ex, ex.config.ws);
+const server = createAdaptorServer({ fetch: ex.app.fetch }) as Server;
+wsx.attach(server);
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const port = (server.address() as AddressInfo).port;
+const url = `http://127.0.0.1:${port}`;
+const wsUrl = `ws://127.0.0.1:${port}`;
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+// ---- floor: a bare client that parses every frame
+async function floor(): Promise<number> {
+  const streams = symbols.flatMap((s) => TYPES.map((t) => streamName(t, s)));
+  let n = 0;
+  const sock = new WebSocket(`${wsUrl}/stream?streams=${streams.join('/')}`, { perMessageDeflate: false });
+  sock.on('message', (raw: Buffer) => {
+    JSON.parse(raw.toString('utf8'));
+    n += 1;
+  });
+  await new Promise((r) => sock.once('open', r));
+  await new Promise((r) => setTimeout(r, 1000));
+  const n0 = n;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const rate = ((n - n0) / (performance.now() - t0)) * 1000;
+  sock.terminate();
+  return rate;
+}
+
+// ---- loader-ws into SQLite through the connector's handler
+async function loader(): Promise<{ rate: number; stored: number; p50: number; p99: number; rssMb: number }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sf-bench-ws-'));
+  const store = createSqliteStore({ path: path.join(dir, 'bench.sqlite') });
+  for (const kind of RECORD_KINDS) await store.ensureCollection(canonicalCollection(kind), 'series', kind);
+  const bus = createMemoryBus({ logger: log, retryBackoffMs: 5 });
+  const connector = createConnector({ store, bus, logger: log });
+  await connector.start();
+  const latencies: number[] = [];
+  let stored = 0;
+  const timeCol: Record<string, number> = { agg_trade: 5, trade: 4, book_ticker: 1, depth: 1 };
+  await bus.subscribe({
+    groupId: 'bench-sink',
+    topics: RECORD_KINDS.map((k) => Topics.data(k)),
+    from: 'latest',
+    handler: async (m) => {
+      await connector.handler.handleEvent(m.event, log);
+      const d = m.event.data as { kind: string; rows: unknown[][] };
+      const now = Date.now();
+      const col = timeCol[d.kind] ?? 0;
+      for (const r of d.rows) {
+        stored += 1;
+        if (stored % 10 === 0) latencies.push(now - (r[col] as number));
+      }
+    },
+  });
+  const client = () =>
+    createExchangeClient({
+      baseUrl: url,
+      budget: createWeightBudget({ limit: 6000, windowMs: 60_000, margin: 0.05, maxInflightRequests: 4 }),
+      timeoutMs: 5000,
+    });
+  const live = createLiveLoader({
+    bus,
+    store,
+    logger: log,
+    settings: { ...DEFAULT_SETTINGS, progressIntervalMs: 1000 },
+    clients: { spot: client(), usdm: client() },
+    wsUrls: { spot: wsUrl, usdm: `${wsUrl}/usdm` },
+  });
+  await live.start();
+  for (const s of symbols)
+    for (const type of TYPES) {
+      const kind = planFor(type).kind!;
+      const cmd: QueueCommand = {
+        command: 'start',
+        queue_id: `wf-${s.toLowerCase()}-${type}-20261204-${Math.random().toString(16).slice(2, 8)}`,
+        target: 'loader-ws',
+        symbol: s,
+        type,
+        market: 'spot',
+        time_range: 'live',
+        start: Date.now(),
+        end: LIVE_OPEN_END,
+        kafka_topic: Topics.data(kind),
+        collection_name: canonicalCollection(kind),
+        telemetry_id: 'bench',
+        attempt: 1,
+        timestamp: new Date().toISOString(),
+      };
+      await live.handleEvent(makeEvent({ type: EventTypes.commandStart, source: '/bench', data: cmd }));
+    }
+  const received = () => [...live.totals().values()].reduce((a, t) => a + t.received, 0);
+  await new Promise((r) => setTimeout(r, 2000));
+  const r0 = received();
+  latencies.length = 0;
+  const t0 = performance.now();
+  let rss = 0;
+  const watch = setInterval(() => (rss = Math.max(rss, process.memoryUsage().rss)), 200);
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  clearInterval(watch);
+  const rate = ((received() - r0) / (performance.now() - t0)) * 1000;
+  const out = { rate, stored, p50: pct(latencies, 50), p99: pct(latencies, 99), rssMb: rss / 2 ** 20 };
+  await live.stop();
+  await connector.stop();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
+const f = await floor();
+const l = await loader();
+console.log(
+  `loader-ws bench: ${N} symbols × 4 = ${4 * N} streams, ${TPM} aggTrades/min/symbol, ${SECONDS} s per phase`,
+);
+console.log(`  floor (bare ws client, JSON.parse only): ${Math.round(f).toLocaleString()} msgs/s`);
+console.log(
+  `  loader-ws → SQLite (embedded):          ${Math.round(l.rate).toLocaleString()} msgs/s  (${(l.rate / f).toFixed(2)}× floor), ` +
+    `${l.stored.toLocaleString()} records stored, event→stored p50 ${l.p50} ms, p99 ${l.p99} ms, peak RSS ${Math.round(l.rssMb)} MiB`,
+);
+await wsx.close();
+server.closeAllConnections();
+server.close();
+process.exit(0);
