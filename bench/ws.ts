@@ -1,27 +1,27 @@
 /**
- * loader-ws sustained rate and event-to-stored latency (issue 13 "Measure"), one process, into the
- * embedded store: the simulator streams `BENCH_SYMBOLS` busy symbols × (aggTrade, trade,
+ * loader-ws sustained rate and event-to-stored latency (issue 13 "Measure"): one loader-ws (this
+ * process) into the embedded store. The simulated exchange runs in its own process
+ * (`sim-main.ts`, no weight limit) and streams `BENCH_SYMBOLS` busy symbols × (aggTrade, trade,
  * bookTicker, depth@100ms) = 4·N streams over loopback; loader-ws publishes micro-batches on the
- * in-process bus, the arango-connector's handler stores them in a SQLite file (the embedded path).
+ * in-process bus and the arango-connector's handler stores them in a SQLite file (the embedded
+ * path, as `npm start` runs it).
  *
  * Reference in the same run: a bare `ws` client on the same streams that only JSON.parses each
- * frame (the floor: what the simulator can send and one socket can read on this machine); the
- * loader's rate is printed as a ratio to it. Both phases run BENCH_SECONDS each, the simulator in
- * this process too (its generator shares the CPU, which the ratio accounts for).
+ * frame — the floor, what the simulator sends and one socket reads on this machine. loader-ws's
+ * rate is printed as a ratio to it. Latency is store time minus the record's exchange time
+ * (aggTrade/trade `T`, depth `E`; bookTicker has none on spot and uses the receive time), for every
+ * tenth stored record. Peak RSS of this process (loader + store; the simulator is apart).
  *
  *   npx tsx bench/ws.ts        BENCH_SYMBOLS=25 BENCH_SECONDS=10 BENCH_TPM=30000
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createConnector } from '../functions/arango-connector/app.ts';
-import { createExchange } from '../functions/dummy-service/exchange/exchange.ts';
-import { createWsExchange } from '../functions/dummy-service/exchange/ws/server.ts';
 import { createLiveLoader } from '../functions/loader-ws/handler.ts';
 import { DEFAULT_SETTINGS } from '../functions/loader-ws/schema.ts';
 import { createMemoryBus } from '../shared/bus/memory-bus.ts';
@@ -40,21 +40,43 @@ const TPM = Number(process.env['BENCH_TPM'] ?? 30_000);
 const log = pino({ level: 'silent' });
 const symbols = Array.from({ length: N }, (_, i) => `S${String(i).padStart(3, '0')}USDT`);
 const TYPES: WorkflowType[] = ['ws_agg_trades', 'ws_trades', 'ws_book_ticker', 'ws_depth'];
-const streamName = (t: WorkflowType, s: string) =>
-  `${s.toLowerCase()}@${{ ws_agg_trades: 'aggTrade', ws_trades: 'trade', ws_book_ticker: 'bookTicker', ws_depth: 'depth@100ms' }[t as 'ws_trades']}`;
+const SUFFIX: Record<string, string> = {
+  ws_agg_trades: 'aggTrade',
+  ws_trades: 'trade',
+  ws_book_ticker: 'bookTicker',
+  ws_depth: 'depth@100ms',
+};
+const streamName = (t: WorkflowType, s: string) => `${s.toLowerCase()}@${SUFFIX[t]}`;
 
-const ex = createExchange({
-  symbols: symbols.map((symbol) => ({ symbol, tradesPerMinute: TPM })),
-  gaps: { perYear: 0 },
-  weightLimit: 0,
+const port = await new Promise<number>((resolve) => {
+  const srv = createServer().listen(0, '127.0.0.1', () => {
+    const p = (srv.address() as { port: number }).port;
+    srv.close(() => resolve(p));
+  });
 });
-const wsx = createWsExchange(ex, ex.config.ws);
-const server = createAdaptorServer({ fetch: ex.app.fetch }) as Server;
-wsx.attach(server);
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-const port = (server.address() as AddressInfo).port;
+const sim = spawn(process.execPath, ['--import', 'tsx', 'functions/dummy-service/exchange/sim-main.ts'], {
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SIM_SYMBOLS: symbols.join(','),
+    SIM_TRADES_PER_MINUTE: String(TPM),
+    SIM_WEIGHT_LIMIT: '0',
+    SIM_GAPS: 'none',
+    LOG_LEVEL: 'warn',
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 const url = `http://127.0.0.1:${port}`;
 const wsUrl = `ws://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try {
+    if ((await fetch(`${url}/api/v3/ping`)).ok) break;
+  } catch {
+    if (i > 200) throw new Error('the simulator did not start');
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -121,6 +143,18 @@ async function loader(): Promise<{ rate: number; stored: number; p50: number; p9
     clients: { spot: client(), usdm: client() },
     wsUrls: { spot: wsUrl, usdm: `${wsUrl}/usdm` },
   });
+  if (process.env['BENCH_DEBUG'])
+    await bus.subscribe({
+      groupId: 'bench-debug',
+      topics: [Topics.events],
+      from: 'latest',
+      handler: (m) => {
+        const e = m.event.data as { status: string; queue_id: string; message: string };
+        if (e.status === 'error' || e.status === 'started')
+          console.log(e.status, e.queue_id, e.message, Date.now());
+        return Promise.resolve();
+      },
+    });
   await live.start();
   for (const s of symbols)
     for (const type of TYPES) {
@@ -144,7 +178,8 @@ async function loader(): Promise<{ rate: number; stored: number; p50: number; p9
       await live.handleEvent(makeEvent({ type: EventTypes.commandStart, source: '/bench', data: cmd }));
     }
   const received = () => [...live.totals().values()].reduce((a, t) => a + t.received, 0);
-  await new Promise((r) => setTimeout(r, 2000));
+  // Warm-up: each series first refills from its start over REST (those records are old on arrival).
+  await new Promise((r) => setTimeout(r, 4000));
   const r0 = received();
   latencies.length = 0;
   const t0 = performance.now();
@@ -153,6 +188,10 @@ async function loader(): Promise<{ rate: number; stored: number; p50: number; p9
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   clearInterval(watch);
   const rate = ((received() - r0) / (performance.now() - t0)) * 1000;
+  if (process.env['BENCH_DEBUG']) {
+    console.log(JSON.stringify({ pools: live.stats().pools, totals: Object.fromEntries(live.totals()) }));
+    console.log(JSON.stringify(await (await fetch(`${url}/sim/ws/stats`)).json()).slice(0, 800));
+  }
   const out = { rate, stored, p50: pct(latencies, 50), p99: pct(latencies, 99), rssMb: rss / 2 ** 20 };
   await live.stop();
   await connector.stop();
@@ -171,7 +210,5 @@ console.log(
   `  loader-ws → SQLite (embedded):          ${Math.round(l.rate).toLocaleString()} msgs/s  (${(l.rate / f).toFixed(2)}× floor), ` +
     `${l.stored.toLocaleString()} records stored, event→stored p50 ${l.p50} ms, p99 ${l.p99} ms, peak RSS ${Math.round(l.rssMb)} MiB`,
 );
-await wsx.close();
-server.closeAllConnections();
-server.close();
+sim.kill('SIGTERM');
 process.exit(0);

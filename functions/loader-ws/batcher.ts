@@ -62,15 +62,20 @@ export class Batcher<M> {
     return this.buffered + n <= this.o.maxBuffered;
   }
 
-  /** Adds rows (with the slice they settle); false, and nothing added, when the buffer is full. */
+  /**
+   * Adds rows (with the slice they settle); false, and nothing added, when the buffer is full.
+   * `force` (REST refills, which waited for `room` first) adds anyway: the bound is then exceeded
+   * by at most one REST page.
+   */
   offer(
     rows: readonly Row[],
     covers: Range | undefined,
     gaps: readonly Range[],
     mark: M,
     eventTime?: number,
+    force = false,
   ): boolean {
-    if (!this.hasRoom(rows.length) && rows.length > 0) {
+    if (!force && !this.hasRoom(rows.length) && rows.length > 0) {
       this.shed += rows.length;
       this.behind = true;
       return false;

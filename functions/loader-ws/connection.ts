@@ -141,26 +141,54 @@ export class StreamConnection {
     this.end(1006, why);
   }
 
+  /**
+   * Streams wait in one queue and go out together: each pacer slot sends every queued stream of
+   * the method at the head (up to `paramsPerMessage`) in one message, so a hundred workflows
+   * starting at once cost one or two SUBSCRIBEs, not a hundred (and never more than the limit).
+   */
   private control(method: 'SUBSCRIBE' | 'UNSUBSCRIBE', streams: readonly string[]): Promise<void> {
     const per = this.o.paramsPerMessage ?? 200;
-    const parts: Promise<void>[] = [];
-    for (let i = 0; i < streams.length; i += per) {
-      const params = streams.slice(i, i + per);
-      parts.push(
-        new Promise<void>((resolve, reject) => {
-          this.pacer.run(() => {
-            const ws = this.ws;
-            if (this.ended || !ws || ws.readyState !== WebSocket.OPEN)
-              return reject(new Error('connection not open'));
-            const id = this.nextRequestId++;
-            this.pending.set(id, { resolve, reject, streams: params });
-            this.controlSent += 1;
-            ws.send(JSON.stringify({ method, params, id }));
-          });
-        }),
-      );
+    return Promise.all(
+      streams.map(
+        (stream) =>
+          new Promise<void>((resolve, reject) => {
+            this.queued.push({ method, stream, resolve, reject });
+            if ((this.queued.length - 1) % per === 0) this.pacer.run(() => this.sendQueued());
+          }),
+      ),
+    ).then(() => undefined);
+  }
+
+  private readonly queued: Array<{
+    method: 'SUBSCRIBE' | 'UNSUBSCRIBE';
+    stream: string;
+    resolve: () => void;
+    reject: (e: Error) => void;
+  }> = [];
+
+  private sendQueued(): void {
+    const head = this.queued[0];
+    if (!head) return;
+    const per = this.o.paramsPerMessage ?? 200;
+    let n = 0;
+    while (n < this.queued.length && n < per && this.queued[n]!.method === head.method) n++;
+    const items = this.queued.splice(0, n);
+    // What is left needs a slot of its own.
+    if (this.queued.length > 0) this.pacer.run(() => this.sendQueued());
+    const ws = this.ws;
+    if (this.ended || !ws || ws.readyState !== WebSocket.OPEN) {
+      for (const i of items) i.reject(new Error('connection not open'));
+      return;
     }
-    return Promise.all(parts).then(() => undefined);
+    const id = this.nextRequestId++;
+    const params = items.map((i) => i.stream);
+    this.pending.set(id, {
+      resolve: () => items.forEach((i) => i.resolve()),
+      reject: (e) => items.forEach((i) => i.reject(e)),
+      streams: params,
+    });
+    this.controlSent += 1;
+    ws.send(JSON.stringify({ method: head.method, params, id }));
   }
 
   private frame(text: string | null, receivedAt: number): void {
@@ -207,6 +235,7 @@ export class StreamConnection {
     if (this.silenceTimer) clearInterval(this.silenceTimer);
     this.silenceTimer = undefined;
     this.pacer.clear();
+    for (const q of this.queued.splice(0)) q.reject(err);
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }

@@ -226,15 +226,17 @@ export class DepthSeries implements LiveSeries {
     this.lastSnapshotAt = t;
     const row: Row = [this.bookId, t, 0, null, sorted(this.bids, true), sorted(this.asks, false)];
     // A snapshot makes the stored book whole again: published even past the buffer bound.
-    this.ctx.batcher.offer([row], this.covers(t), [], {}, t);
+    this.ctx.batcher.offer([row], this.covers(t), [], {}, t, true);
   }
 
   private async verify(): Promise<void> {
     if (this.state !== 'synced' || this.verifying) return;
     try {
       const s = await this.snapshot();
-      if (s.lastUpdateId <= this.bookId) return; // the book moved past it: inconclusive
+      if (this.state !== 'synced' || s.lastUpdateId < this.bookId) return; // the book moved past it: inconclusive
       this.verifying = { id: s.lastUpdateId, bids: new Map(s.bids), asks: new Map(s.asks) };
+      // The book may stand exactly there already; otherwise the event that reaches it compares.
+      if (s.lastUpdateId === this.bookId) this.checkVerification(this.bookId);
     } catch (err) {
       this.ctx.logger.info({ err }, 'book check skipped: snapshot failed');
     }
@@ -245,8 +247,19 @@ export class DepthSeries implements LiveSeries {
     if (!v || u < v.id) return;
     this.verifying = undefined;
     if (u !== v.id) return; // no event ended exactly there: inconclusive
-    const same = (a: Side, b: Side) => a.size === b.size && [...a].every(([p, q]) => b.get(p) === q);
-    if (same(this.bids, v.bids) && same(this.asks, v.asks)) return;
+    this.ctx.counters.verified += 1;
+    // The snapshot holds the top `limit` levels: compare the local book within its price range.
+    const within = (local: Side, snap: Side, bids: boolean): boolean => {
+      const prices = [...snap.keys()].map(Number);
+      const edge = bids ? Math.min(...prices) : Math.max(...prices);
+      for (const [p, q] of local) {
+        const inRange = bids ? Number(p) >= edge : Number(p) <= edge;
+        if (inRange && snap.get(p) !== q) return false;
+      }
+      for (const [p, q] of snap) if (local.get(p) !== q) return false;
+      return true;
+    };
+    if (within(this.bids, v.bids, true) && within(this.asks, v.asks, false)) return;
     this.ctx.counters.divergences += 1;
     this.ctx.note(`order book differed from the REST snapshot at update ${u}; resynchronised`);
     this.resync('the book differed from a REST snapshot');

@@ -154,10 +154,14 @@ export class StreamPool {
   private subscribe(c: StreamConnection, streams: readonly string[]): void {
     c.subscribe(streams).catch((err: unknown) => {
       // A lost socket is not a refusal: its replacement subscribes these streams in its URL.
-      if (err instanceof ControlError) {
-        for (const s of err.streams) this.remove(s);
-        this.sink.refused(err.streams, err);
+      if (!(err instanceof ControlError)) return;
+      // Refused together: ask for each alone, so only the stream the exchange refuses is refused.
+      if (err.streams.length > 1) {
+        for (const s of err.streams) if (streams.includes(s)) this.subscribe(c, [s]);
+        return;
       }
+      for (const s of err.streams) this.remove(s);
+      this.sink.refused(err.streams, err);
     });
   }
 

@@ -35,6 +35,8 @@ export interface SeriesCounters {
   unfilled_gaps: number;
   malformed: number;
   resyncs: number;
+  /** Book checks against a REST snapshot that compared (not inconclusive), and those that differed. */
+  verified: number;
   divergences: number;
   last_event_time: number | undefined;
   lag_ms: number | undefined;
@@ -48,6 +50,7 @@ export const newCounters = (): SeriesCounters => ({
   unfilled_gaps: 0,
   malformed: 0,
   resyncs: 0,
+  verified: 0,
   divergences: 0,
   last_event_time: undefined,
   lag_ms: undefined,
@@ -229,10 +232,11 @@ export class IdSeries implements LiveSeries {
     while (!this.filling && this.queue.length > 0) this.take(this.queue.shift()!);
   }
 
-  private accept(ev: IdEvent): boolean {
+  /** Takes one record in id order; a live one is refused when the buffer is full, a refilled one (`force`) never. */
+  private accept(ev: IdEvent, force = false): boolean {
     const covers = ev.time > this.coveredTo ? { from: this.coveredTo, to: ev.time } : undefined;
     const next = { last_id: ev.id, last_time: ev.time };
-    if (!this.ctx.batcher.offer([ev.row], covers, [], next, ev.time)) return false;
+    if (!this.ctx.batcher.offer([ev.row], covers, [], next, ev.time, force)) return false;
     if (this.lastId < 0 && this.coveredTo < ev.time) {
       // No anchor (an empty market at start): coverage begins after this first record's millisecond.
       this.coveredTo = ev.time + 1;
@@ -258,8 +262,10 @@ export class IdSeries implements LiveSeries {
     try {
       for (;;) {
         if (stop.toId !== undefined && cur > stop.toId) return;
-        await this.ctx.batcher.room(MAX_LIMIT.aggTrades);
-        const rows = await this.page(cur);
+        // A page never holds more than the buffer bound, and waits for room for all of it.
+        const limit = Math.max(1, Math.min(MAX_LIMIT.aggTrades, this.ctx.batcher.maxBuffered));
+        await this.ctx.batcher.room(limit);
+        const rows = await this.page(cur, limit);
         let reached = false;
         for (const ev of rows) {
           if (ev.id < cur) continue;
@@ -278,7 +284,7 @@ export class IdSeries implements LiveSeries {
               `${this.kind} ids ${this.lastId + 1}..${ev.id - 1} do not exist on the exchange`,
             );
           }
-          this.accept(ev);
+          this.accept(ev, true);
           if (stop.toId !== undefined) c.filled_records += 1;
           cur = ev.id + 1;
         }
@@ -310,13 +316,13 @@ export class IdSeries implements LiveSeries {
     this.coveredTo = Math.max(this.coveredTo, to);
   }
 
-  private async page(fromId: number): Promise<IdEvent[]> {
+  private async page(fromId: number, limit: number): Promise<IdEvent[]> {
     const { market, symbol, client, signal } = this.ctx;
     if (this.kind === 'agg_trade') {
       const spot = market === 'spot';
       const rows = await client.get(
         spot ? '/api/v3/aggTrades' : '/fapi/v1/aggTrades',
-        { symbol, fromId, limit: MAX_LIMIT.aggTrades },
+        { symbol, fromId, limit },
         RawAggTrades,
         { weight: spot ? SPOT_WEIGHTS.aggTrades : USDM_WEIGHTS.aggTrades, signal },
       );
@@ -328,12 +334,10 @@ export class IdSeries implements LiveSeries {
     }
     if (market !== 'spot')
       throw new Error('USD-M historicalTrades needs an API key, which loader-ws does not hold');
-    const rows = await client.get(
-      '/api/v3/historicalTrades',
-      { symbol, fromId, limit: MAX_LIMIT.historicalTrades },
-      RawTrades,
-      { weight: SPOT_WEIGHTS.historicalTrades, signal },
-    );
+    const rows = await client.get('/api/v3/historicalTrades', { symbol, fromId, limit }, RawTrades, {
+      weight: SPOT_WEIGHTS.historicalTrades,
+      signal,
+    });
     return rows.map((t) => ({
       id: t.id,
       time: t.time,
@@ -473,12 +477,19 @@ export class KlineSeries implements LiveSeries {
           signal: this.ctx.signal,
           now: () => Date.now(),
           concurrency: 1,
-          limit: undefined,
+          limit: Math.max(1, Math.min(1000, this.ctx.batcher.maxBuffered)),
         },
       );
       for await (const page of pages) {
         await this.ctx.batcher.room(page.rows.length);
-        this.ctx.batcher.offer(page.rows, page.covers, page.gaps, { next_open: page.covers.to });
+        this.ctx.batcher.offer(
+          page.rows,
+          page.covers,
+          page.gaps,
+          { next_open: page.covers.to },
+          undefined,
+          true,
+        );
         this.ctx.counters.filled_records += page.rows.length;
         this.nextOpen = Math.max(this.nextOpen, page.covers.to);
       }

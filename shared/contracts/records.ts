@@ -56,6 +56,11 @@ export type AggTrade = z.infer<typeof AggTrade>;
 
 const Level = z.tuple([Decimal, Decimal]);
 
+/**
+ * A diff-depth event, or a whole book: a record with `first_update_id` 0 is a snapshot (the REST
+ * snapshot loader-ws synchronised from, or its periodic copy of the local book) — replace the book
+ * with its levels, then apply the diffs after it (docs/api.md, loader-ws/depth.ts).
+ */
 export const DepthUpdate = z.object({
   ...Base,
   event_time: EpochMs,

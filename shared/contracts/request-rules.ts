@@ -11,6 +11,8 @@
  * - Time: nothing before the market opened (spot 2017-07-14, USD-M 2019-09-08), nothing that has
  *   not happened yet. A range that starts in the past and ends in the future is clamped to now
  *   and the workflow says so in its `notes`; one that starts at or after now is refused.
+ * - Live types (loader-ws) take no range: they start now and run until an optional future `end`
+ *   (`checkLive`); a workflow without one gets LIVE_OPEN_END.
  * - Size: at most `maxCandles` candles per workflow (per interval: 5,000,000 is 9.5 years of 1m,
  *   58 days of 1s) and `maxTradeDays` days of trades or aggTrades; configurable on the manager.
  */

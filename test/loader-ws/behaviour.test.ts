@@ -68,13 +68,16 @@ describe('loader-ws', () => {
     const bus = memoryBus();
     const got = await collect(bus, Topics.data('depth'));
     const store = createSqliteStore({ path: ':memory:' });
-    const loader = liveLoader(sim, bus, store, { depthSnapshotMs: 60_000 });
+    const loader = liveLoader(sim, bus, store, { depthSnapshotMs: 60_000, depthVerifyMs: 250 });
     await loader.start();
     const cmd = liveCommand('ws_depth');
     await loader.handleEvent(commandEvent(cmd));
     await until(() => rowsOf(got.batches).length > 10, 10_000);
     sim.ws.inject({ depthBreak: true });
     await until(() => (loader.workflows()[0]?.counters.resyncs ?? 0) > 0, 10_000);
+    // The book is checked against fresh REST snapshots while it runs: it never differs.
+    await until(() => (loader.workflows()[0]?.counters.verified ?? 0) >= 2, 10_000);
+    expect(loader.workflows()[0]?.counters.divergences).toBe(0);
     await new Promise((r) => setTimeout(r, 800));
     await loader.handleEvent(commandEvent({ ...cmd, command: 'stop' }));
     await until(() => got.events.some((e) => e.status === 'cancelled'), 10_000);
