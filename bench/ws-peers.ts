@@ -20,7 +20,8 @@
  * - ccxt runs in a child process (this file with BENCH_PEER=ccxt): `ccxt.pro.binance` with the
  *   public REST base and the spot WS URL pointed at the simulator, loadMarkets of spot only, and a
  *   user's loop `watchTrades('BTC/USDT', …, { name: 'aggTrade' })` that counts errors and calls
- *   again; delivered = trade `id` (the aggTrade `a`).
+ *   again; delivered = trade `id` (the aggTrade `a`). Its reconnects are ccxt's defaults
+ *   (options.ws.backoff: 1 s doubling up to 60 s, reset only after 30 s without a dial).
  * - cryptofeed runs as `bench/peers/cryptofeed_peer.py` (TRADES on its Binance feed, which is the
  *   @aggTrade stream; id = `a`), endpoints pointed at the simulator; a row "n/a (reason)" when it
  *   cannot run (e.g. `pip install cryptofeed` missing).
@@ -135,7 +136,8 @@ async function ccxtPeer(): Promise<void> {
   }
   out.push(`# errors ${[...errors.values()].reduce((a, b) => a + b, 0)}`);
   for (const [k, n] of errors) out.push(`# error ${n}× ${k}`);
-  out.push(`# first trade after each error came after (ms): ${resumes.join(', ') || '-'}`);
+  // Errors with no trade between them count from the first.
+  out.push(`# ms from an error to the next trade: ${resumes.join(', ') || '-'}`);
   await ex.close();
   process.stdout.write(out.join('\n') + '\n', () => process.exit(0));
 }
@@ -186,11 +188,20 @@ function run(cmd: string, args: string[], env: Record<string, string>): Child {
 
 /** Waits for the child's exit until `ms`, then ends it (SIGTERM, then SIGKILL). */
 async function finish(c: Child, ms: number): Promise<number | null> {
-  const t = await Promise.race([c.exited, sleep(ms).then(() => 'timeout' as const)]);
-  if (t !== 'timeout') return t;
+  const within = async (t: number) => {
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      c.exited.then((code) => ({ code })),
+      new Promise<undefined>((res) => (timer = setTimeout(() => res(undefined), t))),
+    ]);
+    clearTimeout(timer);
+    return r;
+  };
+  const first = await within(ms);
+  if (first) return first.code;
   c.proc.kill('SIGTERM');
-  const t2 = await Promise.race([c.exited, sleep(5000).then(() => 'timeout' as const)]);
-  if (t2 !== 'timeout') return t2;
+  const second = await within(5000);
+  if (second) return second.code;
   c.proc.kill('SIGKILL');
   return c.exited;
 }
@@ -448,7 +459,9 @@ async function main(): Promise<void> {
       r.truth.size ? `${((100 * hit) / r.truth.size).toFixed(2)} %` : '-',
     ]);
   }
-  const widths = header.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+  // n/a rows are printed as they are: they do not widen the columns.
+  const measured = table.filter((row) => row[2] !== '');
+  const widths = header.map((_, i) => Math.max(...measured.map((row) => (row[i] ?? '').length)));
   const fmt = (row: string[]) =>
     row.map((c, i) => (i === 0 || i === 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(
@@ -459,7 +472,7 @@ async function main(): Promise<void> {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of table.slice(1)) console.log(row[2] === '' ? row.slice(0, 2).join('  ') : fmt(row));
   console.log('');
-  for (const r of rows) for (const n of r.notes) console.log(`  ${r.client}: ${n}`);
+  for (const r of rows) if (r.got) for (const n of r.notes) console.log(`  ${r.client}: ${n}`);
   for (const f of foreign) console.log(`  note: ${f}`);
   const s = wsStats as { sent?: Record<string, number> } & Record<string, number>;
   console.log(

@@ -10,63 +10,32 @@
  *
  *   npx tsx bench/ws-soak.ts        BENCH_MINUTES=5 BENCH_CUT_S=60 BENCH_TPM=6000
  */
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { pino } from 'pino';
-import { createLiveLoader } from '../functions/loader-ws/handler.ts';
-import { DEFAULT_SETTINGS } from '../functions/loader-ws/schema.ts';
 import { createMemoryBus } from '../shared/bus/memory-bus.ts';
-import { EventTypes, Topics, canonicalCollection } from '../shared/contracts/events.ts';
-import { planFor, type QueueCommand, type WorkflowType } from '../shared/contracts/workflow.ts';
-import { createExchangeClient } from '../shared/exchange/rest-client.ts';
-import { createWeightBudget } from '../shared/exchange/weight-budget.ts';
-import { makeEvent } from '../shared/runtime/cloudevents.ts';
+import { EventTypes, Topics } from '../shared/contracts/events.ts';
+import type { WorkflowType } from '../shared/contracts/workflow.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
+import { benchLoader, silent, startLive, startSimProcess } from './ws-common.ts';
 
 const MINUTES = Number(process.env['BENCH_MINUTES'] ?? 5);
 const CUT_S = Number(process.env['BENCH_CUT_S'] ?? 60);
 const TPM = Number(process.env['BENCH_TPM'] ?? 6000);
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT'];
 const TYPES: WorkflowType[] = ['ws_agg_trades', 'ws_trades'];
-const log = pino({ level: 'silent' });
 
-const port = await new Promise<number>((resolve) => {
-  const srv = createServer().listen(0, '127.0.0.1', () => {
-    const p = (srv.address() as { port: number }).port;
-    srv.close(() => resolve(p));
-  });
+const sim = await startSimProcess({
+  SIM_SYMBOLS: SYMBOLS.join(','),
+  SIM_TRADES_PER_MINUTE: String(TPM),
+  SIM_WS_MAX_CONNECTION_MS: String(CUT_S * 1000),
+  SIM_WS_DISCONNECT_EVERY_MS: '60000',
+  SIM_WS_STALL_EVERY_MS: '45000',
+  SIM_WS_STALL_MS: '2000',
+  // Pings as often as the compression: a client that stops answering is cut within the run.
+  SIM_WS_PING_INTERVAL_MS: '5000',
+  SIM_WS_PONG_TIMEOUT_MS: '15000',
 });
-const sim = spawn(process.execPath, ['--import', 'tsx', 'functions/dummy-service/exchange/sim-main.ts'], {
-  env: {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    SIM_SYMBOLS: SYMBOLS.join(','),
-    SIM_TRADES_PER_MINUTE: String(TPM),
-    SIM_GAPS: 'none',
-    SIM_WS_MAX_CONNECTION_MS: String(CUT_S * 1000),
-    SIM_WS_DISCONNECT_EVERY_MS: '60000',
-    SIM_WS_STALL_EVERY_MS: '45000',
-    SIM_WS_STALL_MS: '2000',
-    // Pings as often as the compression: a client that stops answering is cut within the run.
-    SIM_WS_PING_INTERVAL_MS: '5000',
-    SIM_WS_PONG_TIMEOUT_MS: '15000',
-    LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-const url = `http://127.0.0.1:${port}`;
-const wsUrl = `ws://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${url}/api/v3/ping`)).ok) break;
-  } catch {
-    if (i > 200) throw new Error('the simulator did not start');
-  }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { url } = sim;
 
-const bus = createMemoryBus({ logger: log, retryBackoffMs: 5 });
+const bus = createMemoryBus({ logger: silent, retryBackoffMs: 5 });
 const store = createSqliteStore({ path: ':memory:' });
 const published = new Map<string, number[]>();
 let finished = 0;
@@ -88,44 +57,11 @@ await bus.subscribe({
     return Promise.resolve();
   },
 });
-const client = () =>
-  createExchangeClient({
-    baseUrl: url,
-    budget: createWeightBudget({ limit: 6000, windowMs: 60_000, margin: 0.05, maxInflightRequests: 4 }),
-    timeoutMs: 5000,
-  });
-const live = createLiveLoader({
-  bus,
-  store,
-  logger: log,
-  settings: { ...DEFAULT_SETTINGS, rotateAfterMs: (CUT_S * 1000 * 5) / 6, rotateOverlapMs: 2000 },
-  clients: { spot: client(), usdm: client() },
-  wsUrls: { spot: wsUrl, usdm: `${wsUrl}/usdm` },
-});
+const live = benchLoader(sim, bus, store, { rotateAfterMs: (CUT_S * 1000 * 5) / 6, rotateOverlapMs: 2000 });
 await live.start();
 const start = Date.now();
 const end = start + MINUTES * 60_000;
-for (const symbol of SYMBOLS)
-  for (const type of TYPES) {
-    const kind = planFor(type).kind!;
-    const cmd: QueueCommand = {
-      command: 'start',
-      queue_id: `wf-${symbol.toLowerCase()}-${type}-20261204-${Math.random().toString(16).slice(2, 8)}`,
-      target: 'loader-ws',
-      symbol,
-      type,
-      market: 'spot',
-      time_range: 'live',
-      start,
-      end,
-      kafka_topic: Topics.data(kind),
-      collection_name: canonicalCollection(kind),
-      telemetry_id: 'soak',
-      attempt: 1,
-      timestamp: new Date().toISOString(),
-    };
-    await live.handleEvent(makeEvent({ type: EventTypes.commandStart, source: '/bench', data: cmd }));
-  }
+for (const symbol of SYMBOLS) for (const type of TYPES) await startLive(live, type, symbol, { start, end });
 const rss: string[] = [];
 const sample = setInterval(() => rss.push(`${Math.round(process.memoryUsage().rss / 2 ** 20)}`), 15_000);
 while (finished < SYMBOLS.length * TYPES.length) await new Promise((r) => setTimeout(r, 250));
@@ -170,7 +106,8 @@ const pools = live.stats().pools.spot;
 const totals = [...live.totals().values()];
 console.log(
   `exchange: disconnects ${String(simStats['disconnects'])}, stalls ${String(simStats['stalls'])}, cuts ${String(simStats['maxConnectionCuts'])}, ` +
-    `client messages/s max ${String(simStats['maxIncomingPerSecond'])} (limit 5), violations ${String(simStats['violations'])}`,
+    `client messages/s max ${String(simStats['maxIncomingPerSecond'])} (limit 5), violations ${String(simStats['violations'])}, ` +
+    `pong timeouts ${String(simStats['pongTimeouts'])}`,
 );
 console.log(
   `loader-ws: rotations ${pools.rotations}, reconnects ${pools.reconnects}, control messages ${pools.controlSent}, ` +
@@ -179,5 +116,5 @@ console.log(
 );
 console.log(`RSS every 15 s (MiB): ${rss.join(' ')}`);
 await live.stop();
-sim.kill('SIGTERM');
+sim.stop();
 process.exit(0);

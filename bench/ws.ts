@@ -12,27 +12,25 @@
  * (aggTrade/trade `T`, depth `E`; bookTicker has none on spot and uses the receive time), for every
  * tenth stored record. Peak RSS of this process (loader + store; the simulator is apart).
  *
- *   npx tsx bench/ws.ts        BENCH_SYMBOLS=25 BENCH_SECONDS=10 BENCH_TPM=30000
+ * Then the same with a real Kafka broker between loader-ws and the connector (KAFKA_BROKERS, or one
+ * started for the run from .cache/kafka; BENCH_KAFKA=0 skips it).
+ *
+ *   npx tsx bench/ws.ts        BENCH_SYMBOLS=25 BENCH_SECONDS=10 BENCH_TPM=30000 BENCH_KAFKA=1
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createConnector } from '../functions/arango-connector/app.ts';
-import { createLiveLoader } from '../functions/loader-ws/handler.ts';
-import { DEFAULT_SETTINGS } from '../functions/loader-ws/schema.ts';
+import { createBus } from '../shared/bus/create-bus.ts';
 import { createMemoryBus } from '../shared/bus/memory-bus.ts';
-import { EventTypes, Topics, canonicalCollection } from '../shared/contracts/events.ts';
+import { startKafka } from '../scripts/kafka.mjs';
+import { Topics, canonicalCollection } from '../shared/contracts/events.ts';
 import { RECORD_KINDS } from '../shared/contracts/records.ts';
-import { LIVE_OPEN_END } from '../shared/contracts/request-rules.ts';
-import { planFor, type QueueCommand, type WorkflowType } from '../shared/contracts/workflow.ts';
-import { createExchangeClient } from '../shared/exchange/rest-client.ts';
-import { createWeightBudget } from '../shared/exchange/weight-budget.ts';
-import { makeEvent } from '../shared/runtime/cloudevents.ts';
+import type { WorkflowType } from '../shared/contracts/workflow.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
+import { benchLoader, startLive, startSimProcess } from './ws-common.ts';
 
 const N = Number(process.env['BENCH_SYMBOLS'] ?? 25);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -48,35 +46,12 @@ const SUFFIX: Record<string, string> = {
 };
 const streamName = (t: WorkflowType, s: string) => `${s.toLowerCase()}@${SUFFIX[t]}`;
 
-const port = await new Promise<number>((resolve) => {
-  const srv = createServer().listen(0, '127.0.0.1', () => {
-    const p = (srv.address() as { port: number }).port;
-    srv.close(() => resolve(p));
-  });
+const sim = await startSimProcess({
+  SIM_SYMBOLS: symbols.join(','),
+  SIM_TRADES_PER_MINUTE: String(TPM),
+  SIM_WEIGHT_LIMIT: '0',
 });
-const sim = spawn(process.execPath, ['--import', 'tsx', 'functions/dummy-service/exchange/sim-main.ts'], {
-  env: {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    SIM_SYMBOLS: symbols.join(','),
-    SIM_TRADES_PER_MINUTE: String(TPM),
-    SIM_WEIGHT_LIMIT: '0',
-    SIM_GAPS: 'none',
-    LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-const url = `http://127.0.0.1:${port}`;
-const wsUrl = `ws://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${url}/api/v3/ping`)).ok) break;
-  } catch {
-    if (i > 200) throw new Error('the simulator did not start');
-  }
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { url, wsUrl } = sim;
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -104,11 +79,17 @@ async function floor(): Promise<number> {
 }
 
 // ---- loader-ws into SQLite through the connector's handler
-async function loader(): Promise<{ rate: number; stored: number; p50: number; p99: number; rssMb: number }> {
+async function loader(
+  brokers: string | undefined,
+): Promise<{ rate: number; stored: number; p50: number; p99: number; rssMb: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sf-bench-ws-'));
   const store = createSqliteStore({ path: path.join(dir, 'bench.sqlite') });
   for (const kind of RECORD_KINDS) await store.ensureCollection(canonicalCollection(kind), 'series', kind);
-  const bus = createMemoryBus({ logger: log, retryBackoffMs: 5 });
+  const bus =
+    brokers === undefined
+      ? createMemoryBus({ logger: log, retryBackoffMs: 5 })
+      : createBus({ KAFKA_BROKERS: [brokers], KAFKA_CLIENT_ID: 'bench-ws' }, log);
+  await bus.ensureTopics([...RECORD_KINDS.map((k) => ({ topic: Topics.data(k) })), { topic: Topics.events }]);
   const connector = createConnector({ store, bus, logger: log });
   await connector.start();
   const latencies: number[] = [];
@@ -129,20 +110,7 @@ async function loader(): Promise<{ rate: number; stored: number; p50: number; p9
       }
     },
   });
-  const client = () =>
-    createExchangeClient({
-      baseUrl: url,
-      budget: createWeightBudget({ limit: 6000, windowMs: 60_000, margin: 0.05, maxInflightRequests: 4 }),
-      timeoutMs: 5000,
-    });
-  const live = createLiveLoader({
-    bus,
-    store,
-    logger: log,
-    settings: { ...DEFAULT_SETTINGS, progressIntervalMs: 1000 },
-    clients: { spot: client(), usdm: client() },
-    wsUrls: { spot: wsUrl, usdm: `${wsUrl}/usdm` },
-  });
+  const live = benchLoader(sim, bus, store, { progressIntervalMs: 1000 });
   if (process.env['BENCH_DEBUG'])
     await bus.subscribe({
       groupId: 'bench-debug',
@@ -156,27 +124,7 @@ async function loader(): Promise<{ rate: number; stored: number; p50: number; p9
       },
     });
   await live.start();
-  for (const s of symbols)
-    for (const type of TYPES) {
-      const kind = planFor(type).kind!;
-      const cmd: QueueCommand = {
-        command: 'start',
-        queue_id: `wf-${s.toLowerCase()}-${type}-20261204-${Math.random().toString(16).slice(2, 8)}`,
-        target: 'loader-ws',
-        symbol: s,
-        type,
-        market: 'spot',
-        time_range: 'live',
-        start: Date.now(),
-        end: LIVE_OPEN_END,
-        kafka_topic: Topics.data(kind),
-        collection_name: canonicalCollection(kind),
-        telemetry_id: 'bench',
-        attempt: 1,
-        timestamp: new Date().toISOString(),
-      };
-      await live.handleEvent(makeEvent({ type: EventTypes.commandStart, source: '/bench', data: cmd }));
-    }
+  for (const s of symbols) for (const type of TYPES) await startLive(live, type, s);
   const received = () => [...live.totals().values()].reduce((a, t) => a + t.received, 0);
   // Warm-up: each series first refills from its start over REST (those records are old on arrival).
   await new Promise((r) => setTimeout(r, 4000));
@@ -196,19 +144,32 @@ async function loader(): Promise<{ rate: number; stored: number; p50: number; p9
   await live.stop();
   await connector.stop();
   await store.close();
+  await bus.close();
   rmSync(dir, { recursive: true, force: true });
   return out;
 }
 
 const f = await floor();
-const l = await loader();
+const embedded = await loader(undefined);
+let kafka: Awaited<ReturnType<typeof loader>> | undefined;
+if (process.env['BENCH_KAFKA'] !== '0') {
+  const broker = process.env['KAFKA_BROKERS'] ? undefined : await startKafka({ heapMb: 512 });
+  kafka = await loader(process.env['KAFKA_BROKERS'] ?? broker!.brokers);
+  await broker?.stop();
+}
 console.log(
   `loader-ws bench: ${N} symbols × 4 = ${4 * N} streams, ${TPM} aggTrades/min/symbol, ${SECONDS} s per phase`,
 );
 console.log(`  floor (bare ws client, JSON.parse only): ${Math.round(f).toLocaleString()} msgs/s`);
-console.log(
-  `  loader-ws → SQLite (embedded):          ${Math.round(l.rate).toLocaleString()} msgs/s  (${(l.rate / f).toFixed(2)}× floor), ` +
-    `${l.stored.toLocaleString()} records stored, event→stored p50 ${l.p50} ms, p99 ${l.p99} ms, peak RSS ${Math.round(l.rssMb)} MiB`,
-);
-sim.kill('SIGTERM');
+for (const [name, l] of [
+  ['embedded (in-process bus)', embedded],
+  ['with Kafka', kafka],
+] as const) {
+  if (!l) continue;
+  console.log(
+    `  loader-ws → SQLite, ${name}: ${Math.round(l.rate).toLocaleString()} msgs/s (${(l.rate / f).toFixed(2)}× floor), ` +
+      `${l.stored.toLocaleString()} records stored, event→stored p50 ${l.p50} ms, p99 ${l.p99} ms, peak RSS ${Math.round(l.rssMb)} MiB`,
+  );
+}
+sim.stop();
 process.exit(0);

@@ -1,8 +1,9 @@
 """
 cryptofeed peer of bench/ws-peers.ts: subscribes TRADES for BTC-USDT on cryptofeed's Binance feed
-with its REST and WebSocket endpoints pointed at the simulated exchange, and prints one line
-`<id> <time_ms>` per trade it delivers (after a `# version <cryptofeed version>` line) (cryptofeed's Binance TRADES channel is the `@aggTrade`
-stream and its trade `id` is the aggTrade's `a`), for `--seconds`, then exits.
+with its REST and WebSocket endpoints pointed at the simulated exchange, and prints a
+`# version <cryptofeed version>` line, then one line `<id> <time_ms>` per trade it delivers
+(cryptofeed's Binance TRADES channel is the `@aggTrade` stream and its trade `id` is the
+aggTrade's `a`), for `--seconds`, then exits.
 
     python3 bench/peers/cryptofeed_peer.py --base http://127.0.0.1:8090 --seconds 90 --log /tmp/cf.log
 
@@ -11,8 +12,9 @@ Endpoints: a subclass of cryptofeed.exchanges.Binance replaces the class attribu
 `rest_endpoints` (exchangeInfo for the symbol map; nothing else is asked for TRADES), and
 cryptofeed.feed's WSAsyncConn is swapped for a subclass that accepts `ws://` (cryptofeed raises
 "Invalid address, must be a wss address" otherwise; the connection code is unchanged). Everything
-else is cryptofeed's default behaviour (reconnect delay 1 s doubling, 10 retries, 120 s
-silence timeout). Stdout carries only the trade lines; cryptofeed's log goes to stderr and --log.
+else is cryptofeed's default behaviour: after a connection error it waits 1 s (doubling while
+connects keep failing, back to 1 s after one succeeds; 10 retries), a 120 s silence timeout, no
+refill of what it missed. Stdout carries only those lines; cryptofeed's log goes to stderr and --log.
 """
 import argparse
 import asyncio
