@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { intervalMs, KlineInterval, Market } from './common.ts';
 import { DAY_RANGE_PATTERN } from './time-text.ts';
 import type { Dataset } from './records.ts';
-import { planFor, WorkflowType, type Target } from './workflow.ts';
+import { CANDLE_TYPES, planFor, WorkflowType, type Target } from './workflow.ts';
 
 /** First day each market traded (UTC midnight): Binance spot opened 2017-07-14, USD-M 2019-09-08. */
 export const MARKET_OPENED: Readonly<Record<Market, number>> = {
@@ -33,20 +33,8 @@ export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>(['loader-api',
 
 /** The workflow types that can run today: those whose target is in BUILT_TARGETS (a test checks). */
 export const BuiltWorkflowType = z.union([
-  z.templateLiteral(['api_candles_', KlineInterval]),
-  z.templateLiteral(['bulk_candles_', KlineInterval]),
-  z.templateLiteral(['ws_candles_', KlineInterval]),
-  z.enum([
-    'api_trades',
-    'api_agg_trades',
-    'api_funding',
-    'bulk_trades',
-    'bulk_agg_trades',
-    'ws_trades',
-    'ws_agg_trades',
-    'ws_book_ticker',
-    'ws_depth',
-  ]),
+  ...CANDLE_TYPES,
+  WorkflowType.options[3].exclude(['graph_build', 'gnn_train']),
 ]);
 
 /** The types that can run today, for messages: `api_candles_<interval>, api_trades, ...`. */

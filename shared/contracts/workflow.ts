@@ -20,11 +20,16 @@ export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
 /** Terminal statuses: nothing moves a workflow out of them except an explicit retry. */
 export const TERMINAL_STATUSES: ReadonlySet<WorkflowStatus> = new Set(['completed', 'error', 'cancelled']);
 
-/** Workflow types in the seed's naming. */
-export const WorkflowType = z.union([
+/** The candle types, one per loader: `api_candles_1m`, `bulk_candles_1h`, `ws_candles_1s`. */
+export const CANDLE_TYPES = [
   z.templateLiteral(['api_candles_', KlineInterval]),
   z.templateLiteral(['bulk_candles_', KlineInterval]),
   z.templateLiteral(['ws_candles_', KlineInterval]),
+] as const;
+
+/** Workflow types in the seed's naming. */
+export const WorkflowType = z.union([
+  ...CANDLE_TYPES,
   z.enum([
     'api_trades',
     'api_agg_trades',

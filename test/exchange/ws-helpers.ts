@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdaptorServer } from '@hono/node-server';
 import { WebSocket } from 'ws';
+import type { z } from 'zod';
+import type { WsAggTradeEvent } from '../../shared/contracts/binance.ts';
 import {
   createExchange,
   type Exchange,
@@ -87,19 +89,7 @@ export interface TradeEv {
   M?: boolean;
   X?: string;
 }
-export interface AggEv {
-  e: 'aggTrade';
-  E: number;
-  s: string;
-  a: number;
-  p: string;
-  q: string;
-  f: number;
-  l: number;
-  T: number;
-  m: boolean;
-  M?: boolean;
-}
+export type AggEv = z.infer<typeof WsAggTradeEvent>;
 export interface KlineEv {
   e: 'kline';
   E: number;

@@ -3,27 +3,11 @@
  * (binance.md §4, §6): a live loader can prove it lost nothing by comparing the two.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RawAggTrade, RawTrade } from '../../shared/contracts/binance.ts';
 import { connect, sleep, startWs, type AggEv, type TradeEv, type WsRunning } from './ws-helpers.ts';
 
-interface Trade {
-  id: number;
-  price: string;
-  qty: string;
-  quoteQty: string;
-  time: number;
-  isBuyerMaker: boolean;
-  isBestMatch: boolean;
-}
-interface Agg {
-  a: number;
-  p: string;
-  q: string;
-  f: number;
-  l: number;
-  T: number;
-  m: boolean;
-  M?: boolean;
-}
+type Trade = RawTrade;
+type Agg = RawAggTrade;
 
 let sim: WsRunning;
 beforeAll(async () => {

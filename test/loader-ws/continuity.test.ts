@@ -94,3 +94,66 @@ describe('loader-ws continuity', () => {
     await store.close();
   }, 30_000);
 });
+
+describe('loader-ws continuity, klines and USD-M', () => {
+  it('stores every closed 1s candle of [start, end) once: a lead-in before the subscription refilled by time over REST, through a stall', async () => {
+    const bus = memoryBus();
+    const got = await collect(bus, Topics.data('kline'));
+    const store = createSqliteStore({ path: ':memory:' });
+    const loader = liveLoader(sim, bus, store);
+    await loader.start();
+    // Started 4 s ago (a loader picking up a workflow late): the candles before the stream's first are refilled.
+    const start = Date.now() - 4000;
+    const end = start + 8000;
+    await loader.handleEvent(
+      commandEvent(liveCommand('ws_candles_1s', { start, end, collection_name: 'market_klines' })),
+    );
+    const t = setTimeout(() => sim.ws.inject({ disconnect: true }), 1500);
+    await until(
+      () => got.events.some((e) => e.message === 'loader finished' || e.status === 'error'),
+      20_000,
+    );
+    clearTimeout(t);
+    expect(got.events.at(-1)?.message).toBe('loader finished');
+    const rows = got.batches.flatMap((b) => b.rows as unknown[][]);
+    const opens = rows.map((r) => r[0] as number);
+    expect(new Set(opens).size).toBe(opens.length);
+    // The truth: REST's closed 1s candles opening in [start, end), value by value.
+    const rest = await sim.json<unknown[][]>(
+      `/api/v3/klines?symbol=BTCUSDT&interval=1s&startTime=${start}&endTime=${end - 1}&limit=1000`,
+    );
+    expect([...rows].sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual(rest);
+    expect(got.events.at(-1)?.progress?.live?.gap_fills).toBeGreaterThan(0);
+    await loader.stop();
+    await got.close();
+    await store.close();
+  }, 30_000);
+
+  it('USD-M aggTrades: every id once through a disconnect, refilled from /fapi/v1/aggTrades', async () => {
+    const bus = memoryBus();
+    const got = await collect(bus, Topics.data('agg_trade'));
+    const store = createSqliteStore({ path: ':memory:' });
+    const loader = liveLoader(sim, bus, store);
+    await loader.start();
+    const start = Date.now();
+    const end = start + 3000;
+    await loader.handleEvent(commandEvent(liveCommand('ws_agg_trades', { start, end, market: 'usdm' })));
+    const t = setTimeout(() => sim.ws.inject({ disconnect: true }), 1200);
+    await until(
+      () => got.events.some((e) => e.message === 'loader finished' || e.status === 'error'),
+      20_000,
+    );
+    clearTimeout(t);
+    expect(got.events.at(-1)?.message).toBe('loader finished');
+    const ids = got.batches.flatMap((b) => b.rows.map((r) => (r as number[])[0]!)).sort((a, b) => a - b);
+    expect(new Set(ids).size).toBe(ids.length);
+    const first = await sim.json<Array<{ a: number }>>(
+      `/fapi/v1/aggTrades?symbol=BTCUSDT&startTime=${start}&endTime=${end - 1}&limit=1000`,
+    );
+    expect(ids).toEqual(first.map((r) => r.a));
+    expect(got.batches.every((b) => b.market === 'usdm')).toBe(true);
+    await loader.stop();
+    await got.close();
+    await store.close();
+  }, 30_000);
+});
