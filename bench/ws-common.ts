@@ -54,17 +54,27 @@ export async function startSimProcess(env: Record<string, string>): Promise<SimP
   return { url, wsUrl: `ws://127.0.0.1:${port}`, child, stop: () => child.kill('SIGTERM') };
 }
 
-/** A live loader on the simulator, with its own REST budget. */
+/**
+ * A live loader on the simulator, with its own REST budget. The budget follows the simulator's
+ * used-weight headers, which count per IP across runs: against an unlimited simulator
+ * (SIM_WEIGHT_LIMIT=0) pass a limit as large, or a second phase waits for the next minute.
+ */
 export function benchLoader(
   sim: SimProcess,
   bus: EventBus,
   store: Store,
   settings: Partial<LiveSettings> = {},
+  weightLimit = 6000,
 ): LiveLoader {
   const client = () =>
     createExchangeClient({
       baseUrl: sim.url,
-      budget: createWeightBudget({ limit: 6000, windowMs: 60_000, margin: 0.05, maxInflightRequests: 4 }),
+      budget: createWeightBudget({
+        limit: weightLimit,
+        windowMs: 60_000,
+        margin: 0.05,
+        maxInflightRequests: 4,
+      }),
       timeoutMs: 5000,
     });
   return createLiveLoader({

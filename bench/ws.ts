@@ -110,7 +110,8 @@ async function loader(
       }
     },
   });
-  const live = benchLoader(sim, bus, store, { progressIntervalMs: 1000 });
+  // The simulator runs without a weight limit (SIM_WEIGHT_LIMIT=0), and so does this client.
+  const live = benchLoader(sim, bus, store, { progressIntervalMs: 1000 }, 1_000_000_000);
   if (process.env['BENCH_DEBUG'])
     await bus.subscribe({
       groupId: 'bench-debug',

@@ -20,6 +20,7 @@ import { LIVE_CHECKPOINTS, LiveWorkflow } from './live.ts';
 import { liveMetrics } from './metrics.ts';
 import { Pacer } from './pacer.ts';
 import { StreamPool, type PoolStats } from './pool.ts';
+import { createSymbolCheck } from './symbols.ts';
 import { CONNECT_LIMIT, FUNCTION_NAME, WS_LIMITS, type LiveSettings } from './schema.ts';
 import type { SeriesMark } from './series.ts';
 
@@ -148,6 +149,7 @@ export function createLiveLoader(d: LiveLoaderDeps): LiveLoader {
   };
 
   const deps = {
+    checkSymbol: createSymbolCheck(d.clients),
     bus: d.bus,
     store: d.store,
     logger: log,

@@ -7,7 +7,6 @@
  * "loader finished" with batches_published (the sink then completes the workflow), or `error` /
  * `cancelled`.
  */
-import { z } from 'zod';
 import type { Publisher } from '../../shared/bus/event-bus.ts';
 import type { Market } from '../../shared/contracts/common.ts';
 import { datasetKind, type Dataset, type RecordKind, type SeriesId } from '../../shared/contracts/records.ts';
@@ -23,6 +22,7 @@ import type { Range, Store } from '../../shared/store/store.ts';
 import { Batcher, type Batch } from './batcher.ts';
 import type { ControlError } from './connection.ts';
 import { DepthSeries } from './depth.ts';
+import type { SymbolCheck } from './symbols.ts';
 import { FUNCTION_NAME, type LiveSettings } from './schema.ts';
 import {
   BookTickerSeries,
@@ -33,8 +33,6 @@ import {
   type SeriesCounters,
   type SeriesMark,
 } from './series.ts';
-
-const SymbolList = z.object({ symbols: z.array(z.object({ symbol: z.string() })) });
 
 /** Documents collection of live checkpoints, key `<queue_id>:<attempt>`. */
 export const LIVE_CHECKPOINTS = 'live_checkpoints';
@@ -79,6 +77,8 @@ export interface LiveDeps {
   /** The workflow ended (any way): forget it. `keep` = a shutdown, resume it on the next start. */
   done(wf: LiveWorkflow, keep: boolean): void;
   onPublished?: (wf: LiveWorkflow, b: Batch<SeriesMark>, publishedAt: number) => void;
+  /** Throws the exchange's -1121 for a symbol the market does not list (symbols.ts). */
+  checkSymbol: SymbolCheck;
   /** Reconnects and rotations of the market's connections (shared by the workflows on them). */
   connectionStats(market: Market): { reconnects: number; rotations: number };
   now(): number;
@@ -142,7 +142,7 @@ export class LiveWorkflow {
         now: () => this.d.now(),
         producer: FUNCTION_NAME,
       });
-      await this.checkSymbol();
+      await this.d.checkSymbol(this.market, this.command.symbol);
       this.impl = this.makeSeries();
       await this.impl.init(resumed ? this.cp.mark : undefined);
       if (!resumed) await this.reporter.started(this.progress());
@@ -321,24 +321,6 @@ export class LiveWorkflow {
           verifyEveryMs: this.d.settings.depthVerifyMs,
         });
     }
-  }
-
-  /** The exchange's own answer for an unknown symbol (-1121 Invalid symbol.). */
-  private async checkSymbol(): Promise<void> {
-    const spot = this.market === 'spot';
-    const info = await this.d.client.get(
-      spot ? '/api/v3/exchangeInfo' : '/fapi/v1/exchangeInfo',
-      spot ? { symbol: this.command.symbol } : {},
-      SymbolList,
-      { weight: spot ? 20 : 1, signal: this.stop.signal },
-    );
-    if (!info.symbols.some((s) => s.symbol === this.command.symbol))
-      throw new ExchangeError(
-        400,
-        -1121,
-        'Invalid symbol.',
-        spot ? '/api/v3/exchangeInfo' : '/fapi/v1/exchangeInfo',
-      );
   }
 
   private async publish(b: Batch<SeriesMark>): Promise<void> {

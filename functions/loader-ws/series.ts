@@ -139,11 +139,25 @@ export class IdSeries implements LiveSeries {
       this.coveredTo = this.lastTime;
       return;
     }
-    // The first aggTrade at or after start: its id (aggTrades) or its first trade id (trades).
+    // The last aggTrade before start: the next id (of aggTrades, or of trades after its last
+    // trade `l`) is the first of the workflow. Asked by `endTime`, so trades made while the
+    // loader asks cannot slip between two answers.
     const { market, symbol } = this.ctx;
     const path = market === 'spot' ? '/api/v3/aggTrades' : '/fapi/v1/aggTrades';
     const weight = market === 'spot' ? SPOT_WEIGHTS.aggTrades : USDM_WEIGHTS.aggTrades;
     const opts = { weight, signal: this.ctx.signal };
+    const before = await this.ctx.client.get(
+      path,
+      { symbol, endTime: this.ctx.start - 1, limit: 1 },
+      RawAggTrades,
+      opts,
+    );
+    if (before[0]) {
+      this.lastId = this.kind === 'agg_trade' ? before[0].a : before[0].l;
+      this.lastTime = this.ctx.start;
+      return;
+    }
+    // Nothing before start (a market listed since): the first one at or after it.
     const first = await this.ctx.client.get(
       path,
       { symbol, startTime: this.ctx.start, endTime: this.ctx.start + 3_599_999, limit: 1 },
@@ -152,13 +166,6 @@ export class IdSeries implements LiveSeries {
     );
     if (first[0]) {
       this.lastId = (this.kind === 'agg_trade' ? first[0].a : first[0].f) - 1;
-      this.lastTime = this.ctx.start;
-      return;
-    }
-    // Nothing traded since start: the newest id is before it, and the next one is the first.
-    const newest = await this.ctx.client.get(path, { symbol, limit: 1 }, RawAggTrades, opts);
-    if (newest[0]) {
-      this.lastId = this.kind === 'agg_trade' ? newest[0].a : newest[0].l;
       this.lastTime = this.ctx.start;
     }
   }

@@ -198,8 +198,9 @@ describe('loader-ws', () => {
       },
     };
     const store = createSqliteStore({ path: ':memory:' });
-    const maxBuffered = 60;
-    const loader = liveLoader(sim, bus, store, { maxBuffered, batchMaxRecords: 20 });
+    // ~100 aggTrades/s against a publish of 400 ms: 20 records fill up within one publish.
+    const maxBuffered = 20;
+    const loader = liveLoader(sim, bus, store, { maxBuffered, batchMaxRecords: 10 });
     await loader.start();
     const start = Date.now();
     const end = start + 4000;
