@@ -30,7 +30,7 @@ import type { Store } from '../../shared/store/store.ts';
 import { loadTopology, type Topology } from '../../shared/topology/load.ts';
 import { createConnector } from '../arango-connector/app.ts';
 import { createDummyApp } from '../dummy-service/app.ts';
-import { createExchange } from '../dummy-service/exchange/exchange.ts';
+import { createExchange, type ExchangeOptions } from '../dummy-service/exchange/exchange.ts';
 import { createWsExchange } from '../dummy-service/exchange/ws/server.ts';
 import { createLoaderWs } from '../loader-ws/app.ts';
 import { settingsOf as liveSettingsOf, LoaderWsConfig } from '../loader-ws/schema.ts';
@@ -47,6 +47,8 @@ export interface PlatformOptions {
   logger: Logger;
   /** Host of the manager's server; default loopback (main.ts reads HOST). The others stay on loopback. */
   host?: string;
+  /** Options of the simulated exchange, when it runs (default: its presets); tests set symbols and rates. */
+  simulator?: Omit<ExchangeOptions, 'logger'>;
 }
 
 export interface Platform {
@@ -142,7 +144,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       cfg.BINANCE_WS_URL === undefined ||
       cfg.BINANCE_FWS_URL === undefined
     ) {
-      const simulated = createExchange({ logger: log('exchange') });
+      const simulated = createExchange({ ...opts.simulator, logger: log('exchange') });
       const sim = await serveFn('exchange', simulated.app);
       const simWs = createWsExchange(simulated, simulated.config.ws, log('exchange'));
       simWs.attach(sim.server);
