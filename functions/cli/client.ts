@@ -2,6 +2,7 @@
  * A small client for the queue-manager's workflow API. Answers are checked with the same zod
  * schemas the manager serves, so a version mismatch shows as a clear error, not a crash later.
  */
+import { GraphInfo, ModelInfo } from '../../shared/contracts/analytics.ts';
 import { z } from 'zod';
 import { Workflow } from '../../shared/contracts/workflow.ts';
 
@@ -101,7 +102,21 @@ export interface ManagerClient {
   list(p: ListParams): Promise<z.infer<typeof WorkflowList>>;
   cancel(queueId: string): Promise<Workflow>;
   retry(queueId: string): Promise<Workflow>;
+  graphs(): Promise<{ items: GraphInfo[]; total: number }>;
+  models(): Promise<{ items: ModelInfo[]; total: number }>;
+  model(id: string): Promise<ModelInfo>;
+  predict(id: string): Promise<z.infer<typeof Prediction>>;
 }
+
+const GraphList = z.object({ items: z.array(GraphInfo), total: z.number() });
+const ModelList = z.object({ items: z.array(ModelInfo), total: z.number() });
+const Prediction = z.object({
+  model_id: z.string(),
+  time: z.number(),
+  snapshot_t: z.number(),
+  backend: z.string(),
+  predictions: z.array(z.object({ symbol: z.string(), p_up: z.number(), direction: z.string() })),
+});
 
 export function createClient(opts: { url: string; token?: string | undefined }): ManagerClient {
   const base = opts.url.replace(/\/+$/, '');
@@ -171,5 +186,9 @@ export function createClient(opts: { url: string; token?: string | undefined }):
     },
     cancel: (queueId) => call(Workflow, 'POST', `/workflows/${id(queueId)}/cancel`),
     retry: (queueId) => call(Workflow, 'POST', `/workflows/${id(queueId)}/retry`),
+    graphs: () => call(GraphList, 'GET', '/graphs?limit=500'),
+    models: () => call(ModelList, 'GET', '/models?limit=500'),
+    model: (modelId) => call(ModelInfo, 'GET', `/models/${id(modelId)}`),
+    predict: (modelId) => call(Prediction, 'POST', `/models/${id(modelId)}/predict`),
   };
 }

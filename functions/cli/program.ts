@@ -100,8 +100,16 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
       'create a workflow (one per symbol); ranges are half-open UTC days, e.g. 2024-08-01:2024-08-02',
     )
     .option('--symbol <symbol>', 'symbol, e.g. BTCUSDT')
-    .option('--symbols <list>', 'comma-separated symbols (one workflow each)')
+    .option(
+      '--symbols <list>',
+      'comma-separated symbols (one workflow each; graph_build: one graph over all)',
+    )
     .requiredOption('--type <type>', 'workflow type, e.g. api_candles_5m')
+    .option(
+      '--graph <json>',
+      'graph_build parameters as JSON, e.g. \'{"interval":"1h","window":"30d","step":"1d"}\'',
+    )
+    .option('--gnn <json>', 'gnn_train parameters as JSON, e.g. \'{"graph_id":"wf-…","architecture":"gat"}\'')
     .option('--range <from:to>', 'UTC days, end excluded: 2024-08-01:2024-08-02 is one day')
     .option('--start <iso>', 'ISO-8601 start (instead of --range)')
     .option('--end <iso>', 'ISO-8601 end, excluded')
@@ -116,6 +124,15 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
       if (o['symbol'] !== undefined) body['symbol'] = o['symbol'];
       if (typeof o['symbols'] === 'string') body['symbols'] = o['symbols'].split(',').map((s) => s.trim());
       if (o['range'] !== undefined) body['time_range'] = o['range'];
+      for (const opt of ['graph', 'gnn'] as const) {
+        const text = o[opt];
+        if (typeof text !== 'string') continue;
+        try {
+          body[opt] = JSON.parse(text) as unknown;
+        } catch {
+          throw new UsageError(`--${opt} must be a JSON object: ${text}`);
+        }
+      }
       for (const [opt, field] of [
         ['start', 'start'],
         ['end', 'end'],
@@ -140,6 +157,50 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
       if (!g.json) io.stdout.write(`${wfs.map(created).join('\n')}\n`);
       const ids = wfs.map((w) => w.queue_id);
       result.code = await watch(client, ids, { intervalMs: Number(o['interval']), json: g.json, io });
+    });
+
+  program
+    .command('graphs')
+    .description('list the graphs built by graph_build workflows')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { g, client } = ctx(cmd);
+      const page = await client.graphs();
+      const lines = page.items.map(
+        (x) =>
+          `${x.graph_id}  ${x.symbols.length} symbols ${x.interval}  ${x.snapshots} snapshots  ${x.edges} edges  ` +
+          `${new Date(x.start).toISOString().slice(0, 10)}..${new Date(x.end).toISOString().slice(0, 10)}`,
+      );
+      print(g, page, lines.length > 0 ? lines.join('\n') : 'no graphs yet');
+    });
+
+  program
+    .command('models')
+    .description('list trained models with their test accuracy against the no-graph MLP')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { g, client } = ctx(cmd);
+      const page = await client.models();
+      const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+      const lines = page.items.map((m) => {
+        const mlp = m.baselines['mlp'];
+        return `${m.model_id}  ${m.architecture} on ${m.graph_id}  accuracy ${pct(m.metrics.accuracy)}${mlp ? ` (mlp ${pct(mlp.accuracy)})` : ''}`;
+      });
+      print(g, page, lines.length > 0 ? lines.join('\n') : 'no models yet');
+    });
+
+  program
+    .command('predict')
+    .description("score a model on the latest stored data: each asset's P(next return > 0)")
+    .argument('<model_id>', 'model id (GET /models)')
+    .action(async (modelId: string, _o: unknown, cmd: Command) => {
+      const { g, client } = ctx(cmd);
+      const p = await client.predict(modelId);
+      const lines = [
+        `${p.model_id} at ${new Date(p.time).toISOString()} (graph snapshot ${new Date(p.snapshot_t).toISOString()}, ${p.backend})`,
+        ...p.predictions.map(
+          (x) => `${x.symbol.padEnd(12)} ${x.direction.padEnd(4)} p_up ${x.p_up.toFixed(3)}`,
+        ),
+      ];
+      print(g, p, lines.join('\n'));
     });
 
   program

@@ -33,6 +33,8 @@ import { createDummyApp } from '../dummy-service/app.ts';
 import { createExchange, type ExchangeOptions } from '../dummy-service/exchange/exchange.ts';
 import { createWsExchange } from '../dummy-service/exchange/ws/server.ts';
 import { createLoaderWs } from '../loader-ws/app.ts';
+import { createGraphBuilderApp } from '../graph-builder/app.ts';
+import { GraphBuilderConfig, settingsOf as graphSettingsOf } from '../graph-builder/schema.ts';
 import { settingsOf as liveSettingsOf, LoaderWsConfig } from '../loader-ws/schema.ts';
 import { createExchangeClient } from '../../shared/exchange/rest-client.ts';
 import { budgetFor } from '../../shared/exchange/weight-budget.ts';
@@ -210,6 +212,17 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     closers.push(() => live.stop());
     const liveServer = await serveFn('loader-ws', live.app);
 
+    // graph-builder runs in this process too (a Knative Service in a cluster, fed by its KafkaSource).
+    const graphs = createGraphBuilderApp({
+      bus,
+      store,
+      logger: log('graph-builder'),
+      settings: graphSettingsOf(GraphBuilderConfig.parse({ LOG_LEVEL: cfg.LOG_LEVEL })),
+      intakeAuth,
+    });
+    closers.push(() => graphs.builder.stop());
+    const graphServer = await serveFn('graph-builder', graphs.app);
+
     const dummy = createDummyApp({
       bus,
       logger: log('dummy-service'),
@@ -224,6 +237,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       BINANCE_FAPI_URL: exchange.fapi,
       BINANCE_ARCHIVE_URL: exchange.archive,
       SQLITE_PATH: sqlitePath,
+      // gnn-trainer writes model artifacts beside the store, where the manager reads them (predict).
+      ARTIFACT_DIR: path.join(path.dirname(sqlitePath), 'models'),
       LOG_LEVEL: cfg.LOG_LEVEL,
       KAFKA_BROKERS: cfg.KAFKA_BROKERS.join(','),
       ...(childIngressUrl === undefined ? {} : { STREAMFORGE_INGRESS_URL: childIngressUrl }),
@@ -260,12 +275,14 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       'queue-manager': managerServer.url,
       'arango-connector': connectorServer.url,
       'loader-ws': liveServer.url,
+      'graph-builder': graphServer.url,
       'dummy-service': dummyServer.url,
     };
     const inProcess: Record<string, FunctionApp['deliver']> = {
       'queue-manager': manager.functionApp.deliver,
       'arango-connector': connector.functionApp.deliver,
       'loader-ws': live.functionApp.deliver,
+      'graph-builder': graphs.functionApp.deliver,
       'dummy-service': dummy.deliver,
     };
     const runner = createLocalRunner({

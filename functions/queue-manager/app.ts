@@ -20,7 +20,10 @@ import { createWorkflowRepo } from './repo.ts';
 import { createRateLimit } from './rate-limit.ts';
 import { registerWorkflowRoutes } from './routes.ts';
 import { registerSeriesRoutes } from './series-routes.ts';
+import { registerAnalyticsRoutes } from './analytics-routes.ts';
+import { createRegistry as createAnalyticsRegistry } from '../../shared/analytics/registry.ts';
 import { createWatchdog } from './watchdog.ts';
+import type { Predictor } from './predict.ts';
 
 export const FUNCTION_NAME = 'queue-manager';
 
@@ -38,6 +41,8 @@ export interface ManagerDeps {
   now?: () => number;
   /** Checks senders of queue-events on POST / (shared/runtime/intake-auth.ts); unset = open (tests). */
   intakeAuth?: (authorization: string | undefined) => Promise<void>;
+  /** Scores a model on the latest stored data (`POST /models/{id}/predict`); default loads tfjs on first use. */
+  predictor?: Predictor;
 }
 
 export interface Manager {
@@ -57,7 +62,9 @@ export function createManager(deps: ManagerDeps): Manager {
   const settings: ManagerSettings = { ...DEFAULT_SETTINGS, ...deps.settings };
   const registry = deps.registry ?? createRegistry(FUNCTION_NAME);
   const repo = createWorkflowRepo(store);
+  const analytics = createAnalyticsRegistry(store);
   const service = createWorkflowService({
+    analytics,
     repo,
     bus,
     launcher: deps.launcher,
@@ -92,7 +99,17 @@ export function createManager(deps: ManagerDeps): Manager {
   });
   const app = functionApp.app;
   const auth = bearerAuth({ token: settings.apiToken, reads: settings.apiTokenReads });
-  for (const path of ['/workflows', '/workflows/*', '/series', '/series/*']) app.use(path, auth);
+  for (const path of [
+    '/workflows',
+    '/workflows/*',
+    '/series',
+    '/series/*',
+    '/graphs',
+    '/graphs/*',
+    '/models',
+    '/models/*',
+  ])
+    app.use(path, auth);
   registerWorkflowRoutes(
     app,
     service,
@@ -102,6 +119,7 @@ export function createManager(deps: ManagerDeps): Manager {
     { token: settings.apiToken !== undefined, reads: settings.apiTokenReads },
   );
   registerSeriesRoutes(app, { store });
+  registerAnalyticsRoutes(app, { store, analytics, predictor: deps.predictor, logger });
 
   return {
     app,
@@ -110,6 +128,7 @@ export function createManager(deps: ManagerDeps): Manager {
     handleEvent: (event) => service.ingestCloudEvent(event),
     async start() {
       await repo.ensure();
+      await analytics.ensure();
       const active = await repo.active();
       logger.info(
         { active: active.length, stall_timeout_ms: settings.stallTimeoutMs },

@@ -58,6 +58,8 @@ export function commandOf(
     ...(image ? { image } : {}),
     attempt: wf.attempt,
     timestamp: new Date(now).toISOString(),
+    ...(wf.graph ? { graph: wf.graph } : {}),
+    ...(wf.gnn ? { gnn: wf.gnn } : {}),
   };
 }
 

@@ -235,11 +235,19 @@ function mergeProgress(a: Progress | undefined, b: Progress | undefined): Progre
     const v = b[k];
     if (v !== undefined) out[k] = Math.max(out[k] ?? 0, v);
   }
+  // State reports (a live stream's lag, a training's epoch) are the latest one sent.
+  for (const k of STATE_FIELDS) if (b[k] !== undefined) Object.assign(out, { [k]: b[k] });
   return out;
 }
 
+/** Progress fields that describe the current state rather than count up. */
+const STATE_FIELDS = ['live', 'training'] as const;
+
 function sameProgress(a: Progress | undefined, b: Progress | undefined): boolean {
-  return PROGRESS_FIELDS.every((k) => a?.[k] === b?.[k]);
+  return (
+    PROGRESS_FIELDS.every((k) => a?.[k] === b?.[k]) &&
+    STATE_FIELDS.every((k) => JSON.stringify(a?.[k]) === JSON.stringify(b?.[k]))
+  );
 }
 
 /** The workflow's notes with the event's added once each, the newest kept within MAX_NOTES. */

@@ -20,8 +20,13 @@ import { CANCELLABLE, MANAGER, RETRYABLE, fold, managerEvent, retry, stall } fro
 import { createJobControl, type JobControlDeps } from './jobs.ts';
 import type { ListFilter } from './repo.ts';
 import { resolveRange, type CreateWorkflowBody } from './schema.ts';
+import { graphIssues, graphParamsOf } from '../../shared/contracts/analytics.ts';
+import type { Registry as AnalyticsRegistry } from '../../shared/analytics/registry.ts';
 
-export type ServiceDeps = JobControlDeps;
+export type ServiceDeps = JobControlDeps & {
+  /** Graphs and models (gnn_train looks its graph up; a trainer's final event registers its model). */
+  analytics: AnalyticsRegistry;
+};
 
 export type IngestOutcome = 'applied' | 'unchanged' | 'unknown';
 
@@ -93,25 +98,21 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     async create(body) {
       const unbuilt = notBuiltReason(body.type);
       if (unbuilt) throw invalid('type', unbuilt);
-      const market = body.market ?? 'spot';
-      const { range, checked } = admit(body, market);
       const { target } = planFor(body.type);
       jobs.checkImage(target);
       const names = defaultNames(body.type);
-      const symbols = body.symbols ?? (body.symbol ? [body.symbol] : []);
-      const out: Workflow[] = [];
-      for (const symbol of symbols) {
+      /** Stored before anything runs (nothing runs without a record), then started. */
+      const open = async (
+        symbol: string,
+        fields: Pick<Workflow, 'market' | 'time_range' | 'start' | 'end'> & Partial<Workflow>,
+        notes: string[],
+      ): Promise<Workflow> => {
         const at = new Date(d.now()).toISOString();
-        // Stored before anything runs: nothing runs without a record.
         const wf = await store(() => ({
-          queue_id: newQueueId(symbol, body.type, range.start),
+          queue_id: newQueueId(symbol, body.type, fields.start),
           symbol,
-          market,
           type: body.type,
           target,
-          time_range: range.time_range,
-          start: range.start,
-          end: checked.end,
           status: 'pending',
           kafka_topic: body.kafka_topic ?? names.kafka_topic,
           collection_name: body.collection_name ?? names.collection_name,
@@ -121,7 +122,8 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
           created_at: at,
           updated_at: at,
           last_event_at: at,
-          ...(checked.notes.length > 0 ? { notes: checked.notes } : {}),
+          ...fields,
+          ...(notes.length > 0 ? { notes } : {}),
           timeline: [{ at, producer: MANAGER, status: 'pending', message: 'workflow created', attempt: 1 }],
         }));
         metrics.created.inc({ type: wf.type });
@@ -129,8 +131,58 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
           { queue_id: wf.queue_id, type: wf.type, symbol, time_range: wf.time_range },
           'workflow created',
         );
-        out.push(await jobs.start(wf));
+        return jobs.start(wf);
+      };
+
+      if (body.type === 'gnn_train') {
+        // The schema requires `gnn`; the graph gives symbols, market and range.
+        const gnn = body.gnn!;
+        const graph = await d.analytics.getGraph(gnn.graph_id);
+        if (!graph)
+          throw new InvalidInputError('invalid request json', [
+            {
+              code: 'custom',
+              path: ['gnn', 'graph_id'],
+              message: `no graph ${gnn.graph_id}: build one with a graph_build workflow (GET /graphs lists them)`,
+            },
+          ]);
+        const wf = await open(
+          graph.symbols[0]!,
+          {
+            market: graph.market,
+            time_range: `graph ${graph.graph_id}`,
+            start: graph.start,
+            end: graph.end,
+            gnn,
+          },
+          [],
+        );
+        return [wf];
       }
+
+      const market = body.market ?? 'spot';
+      const { range, checked } = admit(body, market);
+      const symbols = body.symbols ?? (body.symbol ? [body.symbol] : []);
+      if (body.type === 'graph_build') {
+        const graph = graphParamsOf(body.graph, { symbols, market, start: range.start, end: checked.end });
+        const issues = graphIssues(graph);
+        if (issues.length > 0)
+          throw new InvalidInputError(
+            'invalid request json',
+            issues.map((i) => ({ code: 'custom', ...i })),
+          );
+        const fields = { market, time_range: range.time_range, start: range.start, end: checked.end, graph };
+        return [await open(symbols[0]!, fields, checked.notes)];
+      }
+      const out: Workflow[] = [];
+      for (const symbol of symbols)
+        out.push(
+          await open(
+            symbol,
+            { market, time_range: range.time_range, start: range.start, end: checked.end },
+            checked.notes,
+          ),
+        );
       return out;
     },
 
@@ -167,6 +219,12 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     },
 
     async ingest(ev) {
+      if (ev.model && ev.status === 'completed') {
+        // Registered before the workflow completes: a completed gnn_train always has its model.
+        const stored = await d.analytics.putModel(ev.model);
+        if (stored === 'stored')
+          log.info({ queue_id: ev.queue_id, model_id: ev.model.model_id }, 'model registered');
+      }
       try {
         const { before, after } = await repo.update(ev.queue_id, (wf) => fold(wf, ev, d.now()));
         const outcome = before === after ? 'unchanged' : 'applied';

@@ -54,7 +54,7 @@ function workflowRoutes(auth: ApiAuth) {
       '`time_range: "2024-08-01:2024-08-02"` (or `start`/`end`) means from 2024-08-01T00:00Z up to, not including, ' +
       '2024-08-02T00:00Z. What is refused at the door, and the bounds (body size, rate, running jobs): ' +
       'docs/api.md; an end in the future is clamped to now (`notes`). With `symbol` the ' +
-      'answer is the workflow; with `symbols` it is `{ workflows: [...] }`, one per symbol in request order.',
+      'answer is the workflow; with `symbols` it is `{ workflows: [...] }`, one per symbol in request order (graph_build: one workflow, answered alone).',
     security: w.security,
     request: { body: { required: true, content: { 'application/json': { schema: CreateWorkflowRequest } } } },
     responses: {
@@ -146,10 +146,12 @@ export function registerWorkflowRoutes(
 
   app.openapi(create, async (c) => {
     const body = c.req.valid('json');
-    limits.createRate.take(c, body.symbols?.length ?? 1);
+    // graph_build and gnn_train create one workflow whatever the symbols: answered as one.
+    const single = body.symbol !== undefined || body.type === 'graph_build' || body.type === 'gnn_train';
+    limits.createRate.take(c, single ? 1 : (body.symbols?.length ?? 1));
     const workflows = await service.create(body);
     const [first] = workflows;
-    if (body.symbol !== undefined && first) return c.json(first, 201);
+    if (single && first) return c.json(first, 201);
     return c.json({ workflows }, 201);
   });
 

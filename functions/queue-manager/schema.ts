@@ -15,6 +15,7 @@ import {
 } from '../../shared/contracts/request-rules.ts';
 import { INSTANT_PATTERN } from '../../shared/contracts/time-text.ts';
 import { QueueId, Workflow, WorkflowStatus, WorkflowType } from '../../shared/contracts/workflow.ts';
+import { GnnRequest, GraphRequest } from '../../shared/contracts/analytics.ts';
 
 /** Largest `offset` of a list (a page past the end is empty, not an error). */
 const MAX_OFFSET = 1_000_000_000;
@@ -52,9 +53,7 @@ const CreateType = z
     },
   })
   .meta({
-    description:
-      `A workflow type that runs today: ${BUILT_TYPES_TEXT}. The live (\`ws_*\`), archive (\`bulk_*\`), ` +
-      '`graph_build` and `gnn_train` types are refused (400) until their functions exist.',
+    description: `A workflow type that runs today: ${BUILT_TYPES_TEXT}.`,
     example: 'api_candles_5m',
   });
 
@@ -94,6 +93,17 @@ const CreateFields = z.strictObject({
   collection_name: SafeName.optional().meta({
     description: 'Store collection; default the canonical one per kind (`market_klines`).',
   }),
+  graph: GraphRequest.optional().meta({
+    description:
+      '`graph_build` only: interval, rolling `window` and `step` (durations such as `30d`, `1d`), methods ' +
+      '(pearson, spearman, lead_lag, partial), max_lag, alpha (Benjamini–Hochberg FDR), top_k, min_coverage. ' +
+      'Defaults: 1h, 30d, 1d, all four methods, 3, 0.01, 5, 0.9 (docs/analytics.md).',
+  }),
+  gnn: GnnRequest.optional().meta({
+    description:
+      '`gnn_train` only (required): `graph_id` (a graph_build queue id, `GET /graphs`), architecture (gcn or gat), ' +
+      'edge_method, lags, hidden, heads, epochs, patience, learning_rate, split [train, validation, test], seed.',
+  }),
 });
 export type CreateWorkflowBody = z.infer<typeof CreateFields>;
 
@@ -102,6 +112,18 @@ export const resolveRange = (b: CreateWorkflowBody): ResolvedRange | null => ran
 
 export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (b.graph !== undefined && b.type !== 'graph_build')
+    issue('graph', 'graph goes with type graph_build only');
+  if (b.gnn !== undefined && b.type !== 'gnn_train') issue('gnn', 'gnn goes with type gnn_train only');
+  if (b.type === 'gnn_train') {
+    // Symbols, market and range are the graph's.
+    if (b.gnn === undefined) issue('gnn', 'gnn_train needs `gnn` with the graph_id to train on');
+    for (const f of ['symbol', 'symbols', 'market', 'time_range', 'start', 'end'] as const)
+      if (b[f] !== undefined) issue(f, `gnn_train takes no ${f}: it trains on the graph's symbols and range`);
+    return;
+  }
+  if (b.type === 'graph_build' && (b.symbols?.length ?? 0) < 2)
+    issue('symbols', 'graph_build needs `symbols`: at least 2 (one graph over all of them)');
   if ((b.symbol === undefined) === (b.symbols === undefined))
     issue('symbol', 'give exactly one of symbol or symbols');
   if (b.symbols && new Set(b.symbols).size !== b.symbols.length) issue('symbols', 'symbols must not repeat');
@@ -124,17 +146,45 @@ export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
     '2019-09-08) or not in the past; an end not after the start; `1s` candles on usdm, funding on spot, ' +
     'trades or aggTrades on usdm; more candles or trade days than the configured maximum. An end in ' +
     'the future is clamped to now (see `notes`). Live types (`ws_*`) take no time_range and no start: ' +
-    'they start now and run until an optional future `end` or a cancel.',
+    'they start now and run until an optional future `end` or a cancel. `graph_build` takes `symbols` (2 or ' +
+    'more: one workflow, one graph) and a range; its window must fit in the range. `gnn_train` takes only ' +
+    '`gnn` (the graph it names gives symbols and range); an unknown graph_id is refused.',
   allOf: [
-    { oneOf: [{ required: ['symbol'] }, { required: ['symbols'] }] },
     {
-      // Live types (`ws_*`) start now: no time_range, no start, an optional end.
-      if: { required: ['type'], properties: { type: { pattern: '^ws_' } } },
-      then: { not: { anyOf: [{ required: ['time_range'] }, { required: ['start'] }] } },
+      // gnn_train trains on a stored graph: its symbols, market and range are the graph's.
+      if: { required: ['type'], properties: { type: { const: 'gnn_train' } } },
+      then: {
+        required: ['gnn'],
+        not: {
+          anyOf: ['symbol', 'symbols', 'market', 'time_range', 'start', 'end', 'graph'].map((f) => ({
+            required: [f],
+          })),
+        },
+      },
       else: {
-        oneOf: [
-          { required: ['time_range'], not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] } },
-          { required: ['start', 'end'], not: { required: ['time_range'] } },
+        not: { required: ['gnn'] },
+        allOf: [
+          { oneOf: [{ required: ['symbol'] }, { required: ['symbols'] }] },
+          {
+            // graph_build: one graph over at least two symbols; `graph` belongs to it alone.
+            if: { required: ['type'], properties: { type: { const: 'graph_build' } } },
+            then: { required: ['symbols'], properties: { symbols: { minItems: 2 } } },
+            else: { not: { required: ['graph'] } },
+          },
+          {
+            // Live types (`ws_*`) start now: no time_range, no start, an optional end.
+            if: { required: ['type'], properties: { type: { pattern: '^ws_' } } },
+            then: { not: { anyOf: [{ required: ['time_range'] }, { required: ['start'] }] } },
+            else: {
+              oneOf: [
+                {
+                  required: ['time_range'],
+                  not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] },
+                },
+                { required: ['start', 'end'], not: { required: ['time_range'] } },
+              ],
+            },
+          },
         ],
       },
     },

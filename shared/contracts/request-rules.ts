@@ -21,6 +21,7 @@ import { intervalMs, KlineInterval, Market } from './common.ts';
 import { DAY_RANGE_PATTERN } from './time-text.ts';
 import type { Dataset } from './records.ts';
 import { CANDLE_TYPES, planFor, WorkflowType, type Target } from './workflow.ts';
+import { GraphParams, GraphRequest, graphIssues } from './analytics.ts';
 
 /** First day each market traded (UTC midnight): Binance spot opened 2017-07-14, USD-M 2019-09-08. */
 export const MARKET_OPENED: Readonly<Record<Market, number>> = {
@@ -29,19 +30,23 @@ export const MARKET_OPENED: Readonly<Record<Market, number>> = {
 };
 
 /** Functions that exist today; a workflow type whose target is not here is refused. */
-export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>(['loader-api', 'loader-bulk', 'loader-ws']);
+export const BUILT_TARGETS: ReadonlySet<Target> = new Set<Target>([
+  'loader-api',
+  'loader-bulk',
+  'loader-ws',
+  'graph-builder',
+  'gnn-trainer',
+]);
 
 /** The workflow types that can run today: those whose target is in BUILT_TARGETS (a test checks). */
-export const BuiltWorkflowType = z.union([
-  ...CANDLE_TYPES,
-  WorkflowType.options[3].exclude(['graph_build', 'gnn_train']),
-]);
+export const BuiltWorkflowType = z.union([...CANDLE_TYPES, WorkflowType.options[3]]);
 
 /** The types that can run today, for messages: `api_candles_<interval>, api_trades, ...`. */
 export const BUILT_TYPES_TEXT =
   'api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), ' +
   'bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades, ' +
-  'ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live)';
+  'ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live), ' +
+  'graph_build, gnn_train';
 
 /** The end of a live workflow given no `end`: it runs until cancelled (9999-12-31T23:59:59.999Z). */
 export const LIVE_OPEN_END = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -239,7 +244,15 @@ export function checkLive(
  * own, so they are not checked here.
  */
 export function refusalOf(
-  b: { type?: unknown; market?: unknown; time_range?: string; start?: string; end?: string },
+  b: {
+    type?: unknown;
+    market?: unknown;
+    time_range?: string;
+    start?: string;
+    end?: string;
+    symbols?: unknown;
+    graph?: unknown;
+  },
   now: number,
 ): { status: 400; message: string; issues: RuleIssue[] } | null {
   const type = WorkflowType.safeParse(b.type);
@@ -260,10 +273,32 @@ export function refusalOf(
   }
   const range = rangeOf(b);
   if (market === undefined || range === null) return null;
-  const { issues } = checkRequest({ type: type.data, market, start: range.start, end: range.end }, { now });
-  return issues.length === 0
+  const { issues, end } = checkRequest(
+    { type: type.data, market, start: range.start, end: range.end },
+    { now },
+  );
+  if (issues.length > 0)
+    return {
+      status: 400,
+      message: 'invalid request json',
+      issues: asGiven(issues, b.time_range !== undefined),
+    };
+  if (type.data !== 'graph_build') return null;
+  const graph = GraphRequest.safeParse(b.graph ?? {});
+  const symbols = z.array(z.string()).safeParse(b.symbols);
+  if (!graph.success || !symbols.success || symbols.data.length < 2) return null;
+  const params = GraphParams.safeParse({
+    ...graph.data,
+    symbols: symbols.data,
+    market,
+    start: range.start,
+    end,
+  });
+  if (!params.success) return null;
+  const graphProblems = graphIssues(params.data).map((i) => ({ code: 'custom' as const, ...i }));
+  return graphProblems.length === 0
     ? null
-    : { status: 400, message: 'invalid request json', issues: asGiven(issues, b.time_range !== undefined) };
+    : { status: 400, message: 'invalid request json', issues: graphProblems };
 }
 
 /** Issues named after the field the user gave: `time_range`, or `start`/`end`. */

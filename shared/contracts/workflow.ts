@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { EpochMs, KLINE_INTERVALS, KlineInterval, Market, SafeName, Symbol } from './common.ts';
 import type { Dataset, RecordKind } from './records.ts';
+import { GnnRequest, GraphParams, ModelInfo, TrainingProgress } from './analytics.ts';
 
 export const WORKFLOW_STATUSES = [
   'pending',
@@ -140,6 +141,10 @@ export const QueueCommand = z.object({
   /** 1 for the first run, +1 per retry; events of an older attempt are ignored. */
   attempt: z.number().int().positive().default(1),
   timestamp: z.iso.datetime(),
+  /** graph_build: what to build (symbols, interval, window, step, methods…). */
+  graph: GraphParams.optional(),
+  /** gnn_train: what to train (graph, architecture, split, seed…). */
+  gnn: GnnRequest.optional(),
 });
 export type QueueCommand = z.infer<typeof QueueCommand>;
 
@@ -187,6 +192,8 @@ export const Progress = z.object({
       divergences: z.number().int().nonnegative().optional(),
     })
     .optional(),
+  /** gnn_train: the latest epoch (loss, validation accuracy) and the backend training runs on. */
+  training: TrainingProgress.optional(),
 });
 export type Progress = z.infer<typeof Progress>;
 export type LiveProgress = NonNullable<Progress['live']>;
@@ -217,6 +224,8 @@ export const QueueEvent = z.object({
   gaps: z.array(z.object({ from: EpochMs, to: EpochMs })).optional(),
   /** What the workflow should say it did differently (kept in the workflow's `notes`). */
   notes: z.array(z.string().max(500)).max(MAX_NOTES).optional(),
+  /** gnn_train's final event: the registry entry the manager stores (`GET /models/{id}`). */
+  model: ModelInfo.optional(),
 });
 export type QueueEvent = z.infer<typeof QueueEvent>;
 export type QueueEventInput = z.input<typeof QueueEvent>;
@@ -248,6 +257,9 @@ export const Workflow = z.object({
   notes: z.array(z.string()).optional(),
   /** Present while a pending workflow waits for a job slot (MAX_RUNNING_JOBS): why and behind how many. */
   waiting: z.string().optional(),
+  /** graph_build and gnn_train: their parameters, defaults applied (sent on the command). */
+  graph: GraphParams.optional(),
+  gnn: GnnRequest.optional(),
   timeline: z.array(
     z.object({
       at: z.iso.datetime(),

@@ -15,8 +15,8 @@ import {
 } from '../contracts/workflow.ts';
 import { makeEvent } from '../runtime/cloudevents.ts';
 
-/** The loaders that report on queue-events through this reporter. */
-export type LoaderName = 'loader-api' | 'loader-bulk' | 'loader-ws';
+/** The functions that report on queue-events through this reporter. */
+export type LoaderName = 'loader-api' | 'loader-bulk' | 'loader-ws' | 'graph-builder' | 'gnn-trainer';
 
 export interface WorkflowIds {
   queue_id: string;
@@ -35,6 +35,16 @@ export interface Reporter {
     gaps: { from: number; to: number }[],
     message: string,
     notes?: string[],
+  ): Promise<void>;
+  /**
+   * The workflow is done and its results stored, by this producer itself (graph-builder,
+   * gnn-trainer: no sink counts their batches); `extra` carries e.g. the model's registry entry.
+   */
+  completed(
+    progress: Progress,
+    recordsWritten: number,
+    message: string,
+    extra?: Pick<QueueEventInput, 'model' | 'notes'>,
   ): Promise<void>;
   error(error: WorkflowError, progress?: Progress, notes?: string[]): Promise<void>;
   cancelled(message: string, progress?: Progress): Promise<void>;
@@ -90,6 +100,16 @@ export function createReporter(
         batches_published: batches,
         gaps,
         ...(notes && notes.length > 0 ? { notes } : {}),
+      }),
+    completed: (progress, recordsWritten, message, extra) =>
+      send({
+        status: 'completed',
+        finished: true,
+        message,
+        progress,
+        records_written: recordsWritten,
+        ...(extra?.model ? { model: extra.model } : {}),
+        ...(extra?.notes && extra.notes.length > 0 ? { notes: extra.notes } : {}),
       }),
     error: (error, progress, notes) =>
       send({

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Database } from 'arangojs';
 import { isArangoError, isNetworkError } from 'arangojs/errors';
 import type { QueryOptions } from 'arangojs/queries';
+import type { GraphSnapshot } from '../contracts/analytics.ts';
 import type { RecordKind } from '../contracts/records.ts';
 import { recordFromRow, rowIdentifier } from '../contracts/rows.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -18,6 +19,7 @@ import { AppError, ConflictError, DependencyError, InvalidInputError } from '../
 import { mergeRangeSet } from './ranges.ts';
 import type {
   FindQuery,
+  GraphQuery,
   Range,
   RangeQuery,
   RowBatch,
@@ -65,6 +67,7 @@ const ERR = {
   duplicateName: 1207,
   uniqueConstraint: 1210,
   databaseNotFound: 1228,
+  graphDuplicate: 1925,
 } as const;
 const UNAVAILABLE: readonly number[] = [
   ERR.lockTimeout,
@@ -92,6 +95,37 @@ FOR r IN @records
   FILTER old == null OR old.series != r.series OR old.time != r.time OR old.doc != r.doc
   UPSERT { _key: r._key } INSERT r REPLACE r IN @@c
   RETURN OLD ? 1 : 0`;
+
+/**
+ * Graph snapshots as an ArangoDB named graph (docs/analytics.md): vertex documents per (graph,
+ * snapshot, asset) and edge documents between them, with deterministic keys so a snapshot written
+ * again replaces itself; its old edges are removed first, all in one stream transaction.
+ */
+export const GRAPH = {
+  name: 'market_graphs',
+  snapshots: 'graph_snapshots',
+  vertices: 'graph_vertices',
+  edges: 'graph_edges',
+} as const;
+
+const GRAPH_CLEAR_AQL = `
+FOR e IN @@edges FILTER e.graph_id == @g AND e.t IN @ts REMOVE e IN @@edges`;
+const GRAPH_CLEAR_VERTICES_AQL = `
+FOR v IN @@vertices FILTER v.graph_id == @g AND v.t IN @ts REMOVE v IN @@vertices`;
+const GRAPH_INSERT_AQL = `
+FOR d IN @docs INSERT d INTO @@c OPTIONS { overwriteMode: "replace" }`;
+const graphReadAql = (dir: 'ASC' | 'DESC') => `
+FOR s IN @@snapshots
+  FILTER s.graph_id == @g AND s.t >= @from AND s.t < @to
+  SORT s.t ${dir}
+  LIMIT @limit
+  LET vertices = (
+    FOR v IN @@vertices FILTER v.graph_id == @g AND v.t == s.t SORT v.symbol
+    RETURN KEEP(v, "symbol", "n_obs", "missing", "mean_return", "volatility", "last_return", "quote_volume"))
+  LET edges = (
+    FOR e IN @@edges FILTER e.graph_id == @g AND e.t == s.t SORT e.method, e.source, e.target
+    RETURN KEEP(e, "source", "target", "method", "lag", "weight", "sign", "p_value", "n"))
+  RETURN { t: s.t, window_start: s.window_start, vertices, edges }`;
 
 /** Connects lazily: nothing is sent until the first call. */
 export function createArangoStore(opts: ArangoStoreOptions): Store {
@@ -428,6 +462,91 @@ class ArangoStore implements Store {
     return this.call(
       async () => (await this.readDoc<{ ranges: Range[] }>(collection, key))?.doc.ranges ?? [],
     );
+  }
+
+  private graphReady: Promise<void> | undefined;
+
+  /** The named graph and its collections (created with it), plus the (graph_id, t) indexes. */
+  private ensureGraph(): Promise<void> {
+    this.graphReady ??= (async () => {
+      await this.ensure(GRAPH.snapshots, 'documents');
+      const graph = this.db.graph(GRAPH.name);
+      if (!(await graph.exists())) {
+        try {
+          await graph.create([{ collection: GRAPH.edges, from: [GRAPH.vertices], to: [GRAPH.vertices] }]);
+        } catch (err) {
+          if (!(
+            isArangoError(err) && [ERR.duplicateName, ERR.graphDuplicate].includes(err.errorNum as never)
+          ))
+            throw err;
+        }
+      }
+      for (const name of [GRAPH.snapshots, GRAPH.vertices, GRAPH.edges])
+        await this.db
+          .collection(name)
+          .ensureIndex({ type: 'persistent', name: 'graph_t', fields: ['graph_id', 't'] });
+    })().catch((err: unknown) => {
+      this.graphReady = undefined;
+      throw err;
+    });
+    return this.graphReady;
+  }
+
+  putGraphSnapshots(graphId: string, snapshots: readonly GraphSnapshot[]): Promise<void> {
+    return this.call(async () => {
+      assertKey(graphId);
+      if (snapshots.length === 0) return;
+      await this.ensureGraph();
+      const ts = snapshots.map((s) => s.t);
+      const vkey = (t: number, symbol: string) => `${graphId}:${t}:${symbol}`;
+      const snaps = snapshots.map((s) => ({
+        _key: `${graphId}:${s.t}`,
+        graph_id: graphId,
+        t: s.t,
+        window_start: s.window_start,
+      }));
+      const vertices = snapshots.flatMap((s) =>
+        s.vertices.map((v) => ({ _key: vkey(s.t, v.symbol), graph_id: graphId, t: s.t, ...v })),
+      );
+      const edges = snapshots.flatMap((s) =>
+        s.edges.map((e) => ({
+          _key: `${graphId}:${s.t}:${e.method}:${e.source}:${e.target}`,
+          _from: `${GRAPH.vertices}/${vkey(s.t, e.source)}`,
+          _to: `${GRAPH.vertices}/${vkey(s.t, e.target)}`,
+          graph_id: graphId,
+          t: s.t,
+          ...e,
+        })),
+      );
+      await this.db.withTransaction(
+        { write: [GRAPH.snapshots, GRAPH.vertices, GRAPH.edges] },
+        async (step) => {
+          await step(() => this.db.query(GRAPH_CLEAR_AQL, { '@edges': GRAPH.edges, g: graphId, ts }));
+          await step(() =>
+            this.db.query(GRAPH_CLEAR_VERTICES_AQL, { '@vertices': GRAPH.vertices, g: graphId, ts }),
+          );
+          await step(() => this.db.query(GRAPH_INSERT_AQL, { '@c': GRAPH.snapshots, docs: snaps }));
+          await step(() => this.db.query(GRAPH_INSERT_AQL, { '@c': GRAPH.vertices, docs: vertices }));
+          await step(() => this.db.query(GRAPH_INSERT_AQL, { '@c': GRAPH.edges, docs: edges }));
+        },
+      );
+    });
+  }
+
+  graphSnapshots(graphId: string, q: GraphQuery): Promise<GraphSnapshot[]> {
+    return this.call(async () => {
+      await this.ensureGraph();
+      // The direction is one of two constants, not a bind parameter (AQL binds values, not keywords).
+      return this.all<GraphSnapshot>(graphReadAql(q.newest ? 'DESC' : 'ASC'), {
+        '@snapshots': GRAPH.snapshots,
+        '@vertices': GRAPH.vertices,
+        '@edges': GRAPH.edges,
+        g: graphId,
+        from: q.from ?? MIN_TIME,
+        to: q.to ?? MAX_TIME,
+        limit: q.limit,
+      });
+    });
   }
 
   ping(): Promise<void> {

@@ -18,6 +18,7 @@ import type { RecordKind } from '../contracts/records.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { AppError, ConflictError, DependencyError, InvalidInputError } from '../runtime/errors.ts';
 import { mergeRangeSet } from './ranges.ts';
+import { SqliteGraphs } from './sqlite-graphs.ts';
 import { TypedTable, createTypedSql, migrateToTyped, typedKindOf } from './sqlite-typed.ts';
 import type { FindQuery, Range, RangeQuery, RowBatch, SeriesRecord, SeriesStats } from './store.ts';
 import {
@@ -238,6 +239,7 @@ export class SqliteDb {
   private readonly logger: Logger | undefined;
   private readonly layouts = new Map<string, Layout>();
   private readonly stmts = new Map<string, Stmt>();
+  private graphTables: SqliteGraphs | undefined;
 
   /** Opens (or creates) the file. Throws DependencyError when it cannot be opened. */
   constructor(opts: SqliteDbOptions) {
@@ -507,6 +509,12 @@ export class SqliteDb {
 
   ping(): void {
     this.stmt('SELECT 1').get();
+  }
+
+  /** The graph tables (sqlite-graphs.ts), created on first use. */
+  get graphs(): SqliteGraphs {
+    this.graphTables ??= new SqliteGraphs(this.db);
+    return this.graphTables;
   }
 
   close(): void {

@@ -4,12 +4,14 @@
  * and returns a settled promise, so callers code against the same async port as ArangoDB.
  * The tables and statements are sqlite-db.ts's (typed series tables: sqlite-typed.ts).
  */
+import type { GraphSnapshot } from '../contracts/analytics.ts';
 import type { RecordKind } from '../contracts/records.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { DependencyError } from '../runtime/errors.ts';
 import { SqliteDb, toStoreError, type SqliteDbOptions } from './sqlite-db.ts';
 import type {
   FindQuery,
+  GraphQuery,
   Range,
   RangeQuery,
   RowBatch,
@@ -107,6 +109,14 @@ class SqliteStore implements Store {
 
   getRanges(collection: string, key: string): Promise<Range[]> {
     return this.run((db) => db.getRanges(collection, key));
+  }
+
+  putGraphSnapshots(graphId: string, snapshots: readonly GraphSnapshot[]): Promise<void> {
+    return this.run((db) => db.graphs.put(graphId, snapshots));
+  }
+
+  graphSnapshots(graphId: string, q: GraphQuery): Promise<GraphSnapshot[]> {
+    return this.run((db) => db.graphs.read(graphId, q));
   }
 
   ping(): Promise<void> {

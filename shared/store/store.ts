@@ -8,6 +8,7 @@
  * - documents: workflow records and coverage ledgers, read and written with optimistic
  *   concurrency (a revision number).
  */
+import type { GraphSnapshot } from '../contracts/analytics.ts';
 import type { RecordKind, SeriesId } from '../contracts/records.ts';
 import type { Row } from '../contracts/rows.ts';
 
@@ -74,6 +75,14 @@ export interface FindQuery {
   offset?: number;
 }
 
+export interface GraphQuery {
+  /** Snapshots with from <= t < to, oldest first (newest first when `newest`), at most `limit`. */
+  from?: number | undefined;
+  to?: number | undefined;
+  limit: number;
+  newest?: boolean | undefined;
+}
+
 export interface Range {
   from: number;
   to: number;
@@ -134,6 +143,14 @@ export interface Store {
    */
   mergeRanges(collection: string, key: string, add: readonly Range[]): Promise<Range[]>;
   getRanges(collection: string, key: string): Promise<Range[]>;
+
+  /**
+   * Graph snapshots (graph-builder, docs/analytics.md): UPSERTs each snapshot by (graph, t) with
+   * its vertices and edges, replacing what a snapshot of the same time held, in one transaction
+   * (SQLite) or one AQL query per snapshot (ArangoDB: a named graph of vertex and edge documents).
+   */
+  putGraphSnapshots(graphId: string, snapshots: readonly GraphSnapshot[]): Promise<void>;
+  graphSnapshots(graphId: string, q: GraphQuery): Promise<GraphSnapshot[]>;
 
   /** Health probe for /readyz. */
   ping(): Promise<void>;

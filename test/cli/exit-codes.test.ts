@@ -268,9 +268,18 @@ describe.concurrent('streamforge exit codes (the binary)', () => {
 
   it.each([
     [
-      ['--type', 'graph_build', '--symbol', 'BTCUSDT'],
+      [
+        '--type',
+        'graph_build',
+        '--symbols',
+        'BTCUSDT,ETHUSDT',
+        '--range',
+        '2024-01-01:2024-01-11',
+        '--graph',
+        '{"window":"30d"}',
+      ],
       'error: invalid request json (refused before sending; the API answers 400)\n' +
-        '  type: workflow type graph_build is not built yet (it needs graph-builder); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades, ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live)\n',
+        '  graph.window: window 720h is 720 bars of 1h but the range has only 240: nothing to build\n',
     ],
     [
       ['--type', 'ws_trades', '--symbol', 'BTCUSDT', '--end', '2001-01-01T00:00:00Z'],

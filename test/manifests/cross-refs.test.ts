@@ -167,9 +167,9 @@ describe('each cross-reference check reports a broken copy', () => {
       'images',
       () =>
         edit(CONFIG, 0, (d) =>
-          setAt(d, ['data', 'JOB_IMAGES'], 'loader-api=ghcr.io/a/b:1,gnn-trainer=ghcr.io/a/b:1'),
+          setAt(d, ['data', 'JOB_IMAGES'], 'loader-api=ghcr.io/a/b:1,graph-builder=ghcr.io/a/b:1'),
         ),
-      /gnn-trainer has no functions\/gnn-trainer\/main\.ts/,
+      /graph-builder is not a Job target of the manager/,
     ],
     [
       'a malformed allow-list',
@@ -214,8 +214,8 @@ describe('each cross-reference check reports a broken copy', () => {
     [
       'a listed file that does not exist',
       'kustomization',
-      () => edit('knative/kustomization.yaml', 0, (d) => setAt(d, ['resources', 6], 'graph-builder.yaml')),
-      /knative\/graph-builder\.yaml does not exist/,
+      () => edit('knative/kustomization.yaml', 0, (d) => setAt(d, ['resources', 6], 'later.yaml')),
+      /knative\/later\.yaml does not exist/,
     ],
     [
       'a manifest left out',

@@ -11,6 +11,8 @@ import { DummyConfig } from '../../functions/dummy-service/schema.ts';
 import { LoaderConfig } from '../../functions/loader-api/schema.ts';
 import { BulkLoaderConfig } from '../../functions/loader-bulk/schema.ts';
 import { LoaderWsConfig } from '../../functions/loader-ws/schema.ts';
+import { GraphBuilderConfig } from '../../functions/graph-builder/schema.ts';
+import { TrainerConfig } from '../../functions/gnn-trainer/schema.ts';
 import { apiExposureProblem, ManagerConfig } from '../../functions/queue-manager/config.ts';
 import { verifierFromConfig, type IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
@@ -88,6 +90,21 @@ export const FUNCTIONS: Record<string, DeployedFunction> = {
     clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
     expect: intakeAuthenticated,
     externalEnv: ['NODE_EXTRA_CA_CERTS'],
+  },
+  'graph-builder': {
+    schemas: [own('GraphBuilderConfig', GraphBuilderConfig)],
+    runsAs: 'service',
+    // Its KafkaSource delivers queue-control; it reads klines from and writes graphs to ArangoDB.
+    clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL'],
+    expect: intakeAuthenticated,
+    externalEnv: ['NODE_EXTRA_CA_CERTS'],
+  },
+  'gnn-trainer': {
+    schemas: [own('TrainerConfig', TrainerConfig)],
+    runsAs: 'job',
+    clusterKeys: ['KAFKA_BROKERS', 'ARANGO_URL', 'STREAMFORGE_COMMAND'],
+    // A Job talks to Kafka directly; the ingress is the embedded mode's.
+    expect: (cfg) => is(cfg, 'STREAMFORGE_INGRESS_URL', undefined),
   },
   'dummy-service': {
     // The simulated exchange shares its port and reads its own SIM_* keys (defaults suit a dry run).

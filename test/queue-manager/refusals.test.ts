@@ -102,23 +102,52 @@ describe('requests that cannot succeed are refused at the door', () => {
     expect(m.launcher.launched).toHaveLength(0);
   });
 
-  it.each(['graph_build', 'gnn_train'])(
-    '%s is not built: 400 naming the types that are, nothing stored',
-    async (type) => {
-      // No time range: a live or graph type's own fields do not matter before it exists.
-      const res = await m.request('/workflows', { method: 'POST', body: { symbol: 'BTCUSDT', type } });
+  it.each([
+    [
+      { symbol: 'BTCUSDT', type: 'graph_build', time_range: '2024-01-01:2024-03-01' },
+      'symbols',
+      'graph_build needs `symbols`: at least 2 (one graph over all of them)',
+    ],
+    [
+      {
+        symbols: ['BTCUSDT', 'ETHUSDT'],
+        type: 'graph_build',
+        time_range: '2024-01-01:2024-01-11',
+        graph: { window: '30d' },
+      },
+      'graph.window',
+      'window 720h is 720 bars of 1h but the range has only 240: nothing to build',
+    ],
+    [
+      {
+        symbols: ['BTCUSDT', 'ETHUSDT'],
+        type: 'graph_build',
+        time_range: '2024-01-01:2024-03-01',
+        graph: { interval: '1h', window: '90m' },
+      },
+      'graph.window',
+      'window 1.5h is not a whole number of 1h bars',
+    ],
+    [
+      { type: 'gnn_train', gnn: { graph_id: 'wf-btcusdt-graph_build-20240101-000000' } },
+      'gnn.graph_id',
+      'no graph wf-btcusdt-graph_build-20240101-000000: build one with a graph_build workflow (GET /graphs lists them)',
+    ],
+    [
+      { type: 'gnn_train', symbol: 'BTCUSDT', gnn: { graph_id: 'x' } },
+      'symbol',
+      "gnn_train takes no symbol: it trains on the graph's symbols and range",
+    ],
+    [{ type: 'gnn_train' }, 'gnn', 'gnn_train needs `gnn` with the graph_id to train on'],
+  ])(
+    'graph and training requests that cannot run: %o is a 400 at %s, nothing stored',
+    async (body, path, message) => {
+      const res = await m.request('/workflows', { method: 'POST', body });
       expect(res.status).toBe(400);
-      const target = { ws: 'loader-ws', bu: 'loader-bulk', gr: 'graph-builder', gn: 'gnn-trainer' }[
-        type.slice(0, 2)
-      ];
-      const body = await json<{ error: string; issues: unknown[] }>(res);
-      expect(body.error).toBe('invalid request json');
-      expect(body.issues).toHaveLength(1);
-      expect(body.issues[0]).toMatchObject({
-        path: ['type'],
-        message: `workflow type ${type} is not built yet (it needs ${target}); built: api_candles_<interval> (1s spot only), api_trades (spot), api_agg_trades (spot), api_funding (usdm), bulk_candles_<interval> (1s spot only), bulk_trades, bulk_agg_trades, ws_candles_<interval> (1s spot only), ws_trades, ws_agg_trades, ws_book_ticker, ws_depth (live)`,
-      });
+      const out = await json<{ error: string; issues: { path: string[]; message: string }[] }>(res);
+      expect(out.issues).toContainEqual(expect.objectContaining({ path: path.split('.'), message }));
       expect(await total(m)).toBe(0);
+      expect(m.launcher.launched).toHaveLength(0);
     },
   );
 

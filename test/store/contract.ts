@@ -14,6 +14,7 @@ import {
   type SeriesId,
 } from '../../shared/contracts/records.ts';
 import { rowFromRecord, type Row } from '../../shared/contracts/rows.ts';
+import type { GraphEdge, GraphMethod, GraphSnapshot } from '../../shared/contracts/analytics.ts';
 import { ConflictError, DependencyError, InvalidInputError } from '../../shared/runtime/errors.ts';
 import type { RowBatch, SeriesRecord, Store } from '../../shared/store/store.ts';
 
@@ -657,6 +658,61 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await expect(store.findDocs(c, { where: { 'x) OR 1=1 --': 1 }, limit: 1 })).rejects.toBeInstanceOf(
           InvalidInputError,
         );
+      });
+    });
+
+    describe('graph snapshots', () => {
+      const snapshot = (t: number, edges: GraphSnapshot['edges']): GraphSnapshot => ({
+        t,
+        window_start: t - 10 * MIN,
+        vertices: ['AAAUSDT', 'BBBUSDT', 'CCCUSDT'].map((symbol, i) => ({
+          symbol,
+          n_obs: 10 - i,
+          missing: i,
+          mean_return: 0.001 * (i + 1),
+          volatility: 0.01,
+          last_return: -0.002,
+          quote_volume: 1234.5,
+        })),
+        edges,
+      });
+      const edge = (source: string, target: string, method: GraphMethod, weight: number): GraphEdge => ({
+        source,
+        target,
+        method,
+        lag: method === 'lead_lag' ? 1 : 0,
+        weight,
+        sign: weight < 0 ? -1 : 1,
+        p_value: 0.0001,
+        n: 9,
+      });
+
+      it('stores snapshots with vertices and edges, reads them back by time, and replaces a snapshot wholly', async () => {
+        const store = await open();
+        const g = freshName('g');
+        const s1 = snapshot(T0, [
+          edge('AAAUSDT', 'BBBUSDT', 'lead_lag', 0.42),
+          edge('AAAUSDT', 'CCCUSDT', 'lead_lag', -0.31),
+          edge('AAAUSDT', 'BBBUSDT', 'pearson', 0.6),
+        ]);
+        const s2 = snapshot(T0 + 60 * MIN, [edge('BBBUSDT', 'CCCUSDT', 'partial', 0.2)]);
+        await store.putGraphSnapshots(g, [s1, s2]);
+        expect(await store.graphSnapshots(g, { limit: 10 })).toEqual([
+          { ...s1, edges: [s1.edges[0], s1.edges[1], s1.edges[2]] },
+          s2,
+        ]);
+        expect(await store.graphSnapshots(g, { from: T0 + 1, limit: 10 })).toEqual([s2]);
+        expect(await store.graphSnapshots(g, { to: T0 + 1, limit: 10 })).toEqual([s1]);
+        expect(await store.graphSnapshots(g, { limit: 1 })).toEqual([s1]);
+        expect(await store.graphSnapshots(g, { limit: 1, newest: true })).toEqual([s2]);
+        // Written again with one edge: the old edges are gone, other graphs untouched.
+        const again = snapshot(T0, [edge('BBBUSDT', 'CCCUSDT', 'spearman', -0.5)]);
+        await store.putGraphSnapshots(g, [again]);
+        const other = freshName('g');
+        await store.putGraphSnapshots(other, [s1]);
+        expect(await store.graphSnapshots(g, { limit: 10 })).toEqual([again, s2]);
+        expect(await store.graphSnapshots(other, { limit: 10 })).toHaveLength(1);
+        expect(await store.graphSnapshots(freshName('g'), { limit: 10 })).toEqual([]);
       });
     });
 

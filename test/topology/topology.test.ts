@@ -43,12 +43,19 @@ describe('kafka-sources/ as shipped', () => {
   it('has one ordered KafkaSource per consuming function, sinking to its own Service', async () => {
     const t = await loadTopology(SOURCES_DIR);
     const byName = new Map(t.sources.map((s) => [s.source.metadata.name, s.source]));
-    expect([...byName.keys()].sort()).toEqual(['arango-connector', 'loader-ws', 'queue-manager']);
+    expect([...byName.keys()].sort()).toEqual([
+      'arango-connector',
+      'graph-builder',
+      'loader-ws',
+      'queue-manager',
+    ]);
     for (const [name, s] of byName) {
       expect(s.spec.sink.ref).toMatchObject({ apiVersion: 'serving.knative.dev/v1', kind: 'Service', name });
       expect(s.spec.ordering).toBe('ordered');
-      // loader-ws must not replay old start commands on a new group (it resumes from the store).
-      expect(s.spec.initialOffset).toBe(name === 'loader-ws' ? 'latest' : 'earliest');
+      // loader-ws and graph-builder must not replay old start commands on a new group.
+      expect(s.spec.initialOffset).toBe(
+        ['loader-ws', 'graph-builder'].includes(name) ? 'latest' : 'earliest',
+      );
       expect(s.spec.consumerGroup).toBe(name);
       expect(s.spec.delivery?.deadLetterSink?.ref?.kind).toBe('Service');
       expect(s.metadata.annotations?.['autoscaling.eventing.knative.dev/class']).toBe(
