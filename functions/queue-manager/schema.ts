@@ -149,42 +149,19 @@ export const CreateWorkflowRequest = CreateFields.superRefine((b, ctx) => {
     'they start now and run until an optional future `end` or a cancel. `graph_build` takes `symbols` (2 or ' +
     'more: one workflow, one graph) and a range; its window must fit in the range. `gnn_train` takes only ' +
     '`gnn` (the graph it names gives symbols and range); an unknown graph_id is refused.',
+  // OpenAPI 3.0 has no if/then/else or const (validators ignore them): the branches below document
+  // the type rules; what the exclusive fields can state is the oneOf. gnn_train names its graph
+  // (`gnn`) instead of symbols; graph_build needs `symbols` (2 or more).
   allOf: [
+    { oneOf: [{ required: ['symbol'] }, { required: ['symbols'] }] },
     {
-      // gnn_train trains on a stored graph: its symbols, market and range are the graph's.
-      if: { required: ['type'], properties: { type: { const: 'gnn_train' } } },
-      then: {
-        required: ['gnn'],
-        not: {
-          anyOf: ['symbol', 'symbols', 'market', 'time_range', 'start', 'end', 'graph'].map((f) => ({
-            required: [f],
-          })),
-        },
-      },
+      // Live types (`ws_*`) start now: no time_range, no start, an optional end.
+      if: { required: ['type'], properties: { type: { pattern: '^ws_' } } },
+      then: { not: { anyOf: [{ required: ['time_range'] }, { required: ['start'] }] } },
       else: {
-        not: { required: ['gnn'] },
-        allOf: [
-          { oneOf: [{ required: ['symbol'] }, { required: ['symbols'] }] },
-          {
-            // graph_build: one graph over at least two symbols; `graph` belongs to it alone.
-            if: { required: ['type'], properties: { type: { const: 'graph_build' } } },
-            then: { required: ['symbols'], properties: { symbols: { minItems: 2 } } },
-            else: { not: { required: ['graph'] } },
-          },
-          {
-            // Live types (`ws_*`) start now: no time_range, no start, an optional end.
-            if: { required: ['type'], properties: { type: { pattern: '^ws_' } } },
-            then: { not: { anyOf: [{ required: ['time_range'] }, { required: ['start'] }] } },
-            else: {
-              oneOf: [
-                {
-                  required: ['time_range'],
-                  not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] },
-                },
-                { required: ['start', 'end'], not: { required: ['time_range'] } },
-              ],
-            },
-          },
+        oneOf: [
+          { required: ['time_range'], not: { anyOf: [{ required: ['start'] }, { required: ['end'] }] } },
+          { required: ['start', 'end'], not: { required: ['time_range'] } },
         ],
       },
     },
