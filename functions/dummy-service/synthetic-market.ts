@@ -9,6 +9,7 @@
  * Box–Muller; no Math.random). Klines are exact decimal strings, as the loaders store them.
  */
 import { intervalMs, type KlineInterval, type Market } from '../../shared/contracts/common.ts';
+import { mulberry32 } from '../../shared/analytics/gnn/random.ts';
 
 type FixedInterval = Exclude<KlineInterval, '1M'>;
 import type { Kline } from '../../shared/contracts/records.ts';
@@ -52,17 +53,8 @@ export interface SyntheticMarket {
   klines: Kline[][];
 }
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG (public domain). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seeded PRNG as the GNN module's (mulberry32, shared/analytics/gnn/random.ts). */
+export const prng = mulberry32;
 
 export function gaussian(rand: () => number): () => number {
   return () => {
