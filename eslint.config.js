@@ -66,4 +66,26 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // The status page's module runs in the browser (functions/queue-manager/ui-routes.ts serves it).
+    files: ['functions/queue-manager/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'setTimeout',
+          'clearTimeout',
+          'performance',
+          'AbortController',
+          'TextDecoderStream',
+          'Node',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

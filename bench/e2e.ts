@@ -23,6 +23,8 @@
  *   embedded  StreamForge in embedded mode: a platform with the in-process bus, one POST /workflows
  *             (`symbol`, or `symbols` for several), poll until every workflow is completed;
  *   kafka     the same with the real Kafka broker (KAFKA_BROKERS, or one started for the run);
+ *   nometrics `embedded` with every metric a no-op (STREAMFORGE_METRICS=off, set for this part
+ *             only): `embedded` against it is the metrics' overhead (issue 15: under 3%);
  *   bulk      the embedded platform with `bulk_candles_1m`: loader-bulk reads the simulator's
  *             archive (monthly, then daily files; REST for the rest), compared with `embedded`
  *             (the REST path) of the same run. The simulator builds each archive file once and
@@ -35,11 +37,12 @@
  * The last line checks the issue's aims against the floor measured in the same run.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../shared/runtime/logger.ts';
+import { disableMetrics } from '../shared/runtime/metrics.ts';
 import { serve } from '../shared/runtime/serve.ts';
 import { createExchangeApp } from '../functions/dummy-service/exchange/exchange.ts';
 import { DEFAULT_SYMBOLS } from '../functions/dummy-service/exchange/config.ts';
@@ -97,7 +100,17 @@ async function child(): Promise<void> {
   else if (args.part === 'ccxt') result = await runCcxtBaseline({ ...range, sim, file });
   else if (args.part === 'embedded' || args.part === 'kafka' || args.part === 'bulk')
     result = await runStreamForge({ ...range, sim, dir, mode: args.part });
-  else throw new Error(`unknown part ${args.part} (floor, ccxt, embedded, kafka, bulk)`);
+  else if (args.part === 'nometrics') {
+    // The embedded part with every metric a no-op (shared/runtime/metrics.ts disableMetrics):
+    // `embedded` against it is what the metrics cost the backfill (issue 15, aim: under 3%).
+    if (process.env['STREAMFORGE_METRICS'] !== 'off')
+      throw new Error('nometrics runs with STREAMFORGE_METRICS=off');
+    disableMetrics();
+    // Its own directory: the same SQLite file would already hold the year (nothing left to load).
+    const own = path.join(dir, 'nometrics');
+    mkdirSync(own, { recursive: true });
+    result = { ...(await runStreamForge({ ...range, sim, dir: own, mode: 'embedded' })), part: 'nometrics' };
+  } else throw new Error(`unknown part ${args.part} (floor, ccxt, embedded, kafka, bulk, nometrics)`);
   console.log(RESULT_PREFIX + JSON.stringify(result));
 }
 
@@ -473,6 +486,7 @@ async function main(): Promise<void> {
     if (parts.includes('bulk')) await warmArchive(sim.url);
     for (const part of parts) {
       const env: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: '' };
+      if (part === 'nometrics') env['STREAMFORGE_METRICS'] = 'off';
       if (part === 'kafka') {
         if (!process.env['KAFKA_BROKERS']) kafka ??= await startKafka({ heapMb: 512 });
         env['KAFKA_BROKERS'] = process.env['KAFKA_BROKERS'] || kafka?.brokers;
@@ -604,6 +618,15 @@ function aims(results: Outcome[], floor: Outcome | undefined): string {
   };
   wall('embedded', 1.25);
   wall('kafka', 2);
+  const withMetrics = sf('embedded');
+  const without = sf('nometrics');
+  if (withMetrics?.result && without?.result) {
+    const v = withMetrics.result.seconds / without.result.seconds - 1;
+    const c = withMetrics.cpu / without.cpu - 1;
+    checks.push(
+      `metrics overhead (embedded vs nometrics) < 3%: wall ${(v * 100).toFixed(1)}%, CPU ${(c * 100).toFixed(1)}% ${mark(v < 0.03)}`,
+    );
+  } else checks.push('metrics overhead: not measured (--parts embedded,nometrics)');
   const bulk = sf('bulk');
   const rest = sf('embedded');
   if (bulk?.result && rest?.result) {

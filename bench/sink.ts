@@ -294,7 +294,10 @@ interface SinkResult {
 async function counterBy(connector: ReturnType<typeof createConnector>, name: string, label: string) {
   const metric = await connector.functionApp.registry.getSingleMetric(name)?.get();
   const out: Record<string, number> = {};
-  for (const v of metric?.values ?? []) out[String(v.labels[label])] = v.value;
+  for (const v of metric?.values ?? []) {
+    const k = String(v.labels[label]);
+    out[k] = (out[k] ?? 0) + v.value;
+  }
   return out;
 }
 
@@ -377,8 +380,8 @@ async function sink(
     stored,
     t,
     gaps,
-    batchesByOutcome: await counterBy(connector, 'connector_batches_total', 'outcome'),
-    recordsByResult: await counterBy(connector, 'connector_records_total', 'result'),
+    batchesByOutcome: await counterBy(connector, 'streamforge_connector_batches_total', 'outcome'),
+    recordsByResult: await counterBy(connector, 'streamforge_records_stored_total', 'result'),
   };
   await store.close();
   return result;
@@ -545,8 +548,8 @@ async function main(): Promise<void> {
     console.log(`  deliveries: ${d.deliveries} batches, ${d.t.upsertRows} records handed to upsertRows`);
     console.log(
       `  store: inserted ${d.t.inserted}, updated ${d.t.updated}, unchanged ${d.t.unchanged}; ` +
-        `metrics connector_records_total ${JSON.stringify(d.recordsByResult)}, ` +
-        `connector_batches_total ${JSON.stringify(d.batchesByOutcome)}`,
+        `metrics streamforge_records_stored_total ${JSON.stringify(d.recordsByResult)}, ` +
+        `streamforge_connector_batches_total ${JSON.stringify(d.batchesByOutcome)}`,
     );
     console.log(
       `  stored: ${d.stored} records (unique ${DUP_RECORDS}; stored twice ${d.stored - DUP_RECORDS})`,

@@ -235,9 +235,15 @@ export function createConnectorHandler(deps: ConnectorHandlerDeps) {
         redelivery = !(await dependency('store', progress.batchStored(ref, batch.seq, good.length, note)));
       }
 
-      metrics.records.inc({ result: 'inserted' }, result.inserted);
-      metrics.records.inc({ result: 'updated' }, result.updated);
-      metrics.records.inc({ result: 'unchanged' }, result.unchanged);
+      const kind = batch.kind;
+      metrics.records.inc({ kind, result: 'inserted' }, result.inserted);
+      metrics.records.inc({ kind, result: 'updated' }, result.updated);
+      metrics.records.inc({ kind, result: 'unchanged' }, result.unchanged);
+      if (batch.gaps.length > 0 && !redelivery) {
+        metrics.coverageGaps.inc({ kind }, batch.gaps.length);
+        const ms = batch.gaps.reduce((sum, g) => sum + Math.max(0, g.to - g.from), 0);
+        metrics.coverageGapSeconds.inc({ kind }, ms / 1000);
+      }
       metrics.batches.inc({ outcome: redelivery ? 'redelivered' : 'stored' });
       const outcome = { ...result, dead_lettered: bad.length, redelivery };
       if (bad.length > 0) log.warn({ seq: batch.seq, dead_lettered: bad.length }, 'records dead-lettered');

@@ -49,7 +49,7 @@ export const ConnectorProgress = z.object({
 });
 export type ConnectorProgress = z.infer<typeof ConnectorProgress>;
 
-/** Why a record was dead-lettered (also the `reason` label of `dead_letters_total`). */
+/** Why a record was dead-lettered (also the `reason` label of `streamforge_dead_letters_total`). */
 export const DeadLetterReason = z.enum(['invalid_record']);
 export type DeadLetterReason = z.infer<typeof DeadLetterReason>;
 

@@ -1,5 +1,5 @@
 /**
- * A small client for the queue-manager's workflow API. Answers are checked with the same zod
+ * A small client for the queue-manager's workflow and series API. Answers are checked with the same zod
  * schemas the manager serves, so a version mismatch shows as a clear error, not a crash later.
  */
 import { GraphInfo, ModelInfo } from '../../shared/contracts/analytics.ts';
@@ -96,6 +96,34 @@ export interface ListParams {
   offset?: number | undefined;
 }
 
+const Span = z.object({ from: z.number(), to: z.number() });
+const SeriesSummary = z.object({
+  market: z.string(),
+  symbol: z.string(),
+  dataset: z.string(),
+  count: z.number(),
+  first: z.number().nullable(),
+  last: z.number().nullable(),
+});
+export type SeriesSummary = z.infer<typeof SeriesSummary>;
+const SeriesList = z.object({ items: z.array(SeriesSummary) });
+const SeriesDetail = SeriesSummary.extend({ covered: z.array(Span), gaps: z.array(Span) });
+export type SeriesDetail = z.infer<typeof SeriesDetail>;
+
+/** Which series: the path of `/series/{market}/{symbol}/{dataset}`. */
+export interface SeriesRef {
+  market: string;
+  symbol: string;
+  dataset: string;
+}
+
+/** A 2xx answer whose body is a file, not read yet. */
+export interface Download {
+  body: ReadableStream<Uint8Array>;
+  headers: Headers;
+  request: SentRequest;
+}
+
 export interface ManagerClient {
   submit(body: Record<string, unknown>): Promise<Workflow[]>;
   get(queueId: string): Promise<Workflow>;
@@ -106,6 +134,13 @@ export interface ManagerClient {
   models(): Promise<{ items: ModelInfo[]; total: number }>;
   model(id: string): Promise<ModelInfo>;
   predict(id: string): Promise<z.infer<typeof Prediction>>;
+  series(): Promise<z.infer<typeof SeriesList>>;
+  seriesDetail(s: SeriesRef): Promise<SeriesDetail>;
+  /** GET /series/{…}/export: the file's body as a stream (errors as for every other call). */
+  exportFile(
+    s: SeriesRef,
+    q: { format: string; from?: string | undefined; to?: string | undefined },
+  ): Promise<Download>;
 }
 
 const GraphList = z.object({ items: z.array(GraphInfo), total: z.number() });
@@ -118,16 +153,20 @@ const Prediction = z.object({
   predictions: z.array(z.object({ symbol: z.string(), p_up: z.number(), direction: z.string() })),
 });
 
+const seriesPath = (s: SeriesRef) =>
+  `/series/${[s.market, s.symbol, s.dataset].map(encodeURIComponent).join('/')}`;
+
 export function createClient(opts: { url: string; token?: string | undefined }): ManagerClient {
   const base = opts.url.replace(/\/+$/, '');
 
-  async function call<S extends z.ZodType>(
-    schema: S,
+  /** Sends a request; a non-2xx answer throws ApiError, a network failure UnreachableError. */
+  async function send(
     method: string,
     path: string,
     body?: unknown,
-  ): Promise<z.infer<S>> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    accept = 'application/json',
+  ): Promise<{ res: Response; request: SentRequest }> {
+    const headers: Record<string, string> = { accept };
     if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const request: SentRequest = { method, url: `${base}${path}`, token: Boolean(opts.token) };
@@ -142,30 +181,48 @@ export function createClient(opts: { url: string; token?: string | undefined }):
       const { reason, code } = networkCause(err);
       throw new UnreachableError(request, reason, code);
     }
-    let text: string;
+    if (!res.ok) await refused(res, request);
+    return { res, request };
+  }
+
+  async function readText(res: Response, request: SentRequest): Promise<string> {
     try {
-      text = await res.text();
+      return await res.text();
     } catch (err) {
       // The connection broke while the body was read: as unreachable as a refused one.
       const { reason, code } = networkCause(err);
       throw new UnreachableError(request, reason, code);
     }
-    let payload: unknown;
+  }
+
+  function parseBody(text: string): unknown {
     try {
-      payload = text === '' ? undefined : JSON.parse(text);
+      return text === '' ? undefined : JSON.parse(text);
     } catch {
-      payload = text;
+      return text;
     }
-    if (!res.ok) {
-      const e = ErrorBody.safeParse(payload);
-      throw new ApiError(
-        res.status,
-        e.success ? e.data.error : undefined,
-        e.success ? e.data.issues : undefined,
-        request,
-        retryAfterSeconds(res.headers.get('retry-after')),
-      );
-    }
+  }
+
+  /** Throws the ApiError of a non-2xx answer. */
+  async function refused(res: Response, request: SentRequest): Promise<never> {
+    const e = ErrorBody.safeParse(parseBody(await readText(res, request)));
+    throw new ApiError(
+      res.status,
+      e.success ? e.data.error : undefined,
+      e.success ? e.data.issues : undefined,
+      request,
+      retryAfterSeconds(res.headers.get('retry-after')),
+    );
+  }
+
+  async function call<S extends z.ZodType>(
+    schema: S,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<z.infer<S>> {
+    const { res, request } = await send(method, path, body);
+    const payload = parseBody(await readText(res, request));
     const parsed = schema.safeParse(payload);
     if (!parsed.success) throw new UnexpectedAnswerError(request, res.status, parsed.error.issues);
     return parsed.data;
@@ -190,5 +247,20 @@ export function createClient(opts: { url: string; token?: string | undefined }):
     models: () => call(ModelList, 'GET', '/models?limit=500'),
     model: (modelId) => call(ModelInfo, 'GET', `/models/${id(modelId)}`),
     predict: (modelId) => call(Prediction, 'POST', `/models/${id(modelId)}/predict`),
+    series: () => call(SeriesList, 'GET', '/series'),
+    seriesDetail: (s) => call(SeriesDetail, 'GET', seriesPath(s)),
+    async exportFile(s, q) {
+      const query = new URLSearchParams({ format: q.format });
+      if (q.from !== undefined) query.set('from', q.from);
+      if (q.to !== undefined) query.set('to', q.to);
+      const { res, request } = await send(
+        'GET',
+        `${seriesPath(s)}/export?${query.toString()}`,
+        undefined,
+        '*/*',
+      );
+      if (res.body === null) throw new UnexpectedAnswerError(request, res.status, ['no body']);
+      return { body: res.body, headers: res.headers, request };
+    },
   };
 }

@@ -1,15 +1,18 @@
 /**
  * The `streamforge` command line (commander): submit, watch, list, get, cancel, retry against a
- * queue-manager. `runCli` takes argv, env and the output streams, so it runs the same in a test.
+ * queue-manager; series, gaps and export over its stored data. `runCli` takes argv, env and the output streams, so it runs the same in a test.
  * Every failure ends as one message on stderr and an exit code from exit-codes.ts.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { Market, Symbol } from '../../shared/contracts/common.ts';
+import { Dataset } from '../../shared/contracts/records.ts';
 import { refusalOf } from '../../shared/contracts/request-rules.ts';
 import { QueueId, WORKFLOW_STATUSES } from '../../shared/contracts/workflow.ts';
 import { createClient, type ManagerClient } from './client.ts';
 import { RefusedError, UsageError, describeError, renderFailure } from './errors.ts';
 import { EXIT, exitCodeHelp } from './exit-codes.ts';
-import { created, details, listTable } from './format.ts';
+import { exportSeries } from './export.ts';
+import { bytes, created, details, gapsTable, listTable, seriesTable, timeline } from './format.ts';
 import { watch, type Io } from './watch.ts';
 
 interface Globals {
@@ -64,13 +67,36 @@ function queueId(v: string): string {
   return v;
 }
 
+/** A series' path parts as the API checks them (shared contracts), so a typo needs no round trip. */
+function checked(
+  schema: { safeParse: (v: string) => { success: boolean; error?: { issues: { message: string }[] } } },
+  what: string,
+) {
+  return (v: string): string => {
+    const r = schema.safeParse(v);
+    if (!r.success) throw new InvalidArgumentError(r.error?.issues[0]?.message ?? `not a ${what}`);
+    return v;
+  };
+}
+const marketArg = checked(Market, 'market');
+const symbolArg = checked(Symbol, 'symbol');
+const datasetArg = (v: string): string => {
+  if (!Dataset.safeParse(v).success)
+    throw new InvalidArgumentError(
+      'expected klines_<interval> (e.g. klines_1m), trades, agg_trades, funding, depth or book_ticker',
+    );
+  return v;
+};
+
 /** The same for a variadic argument: commander folds the values through it. */
 const queueIds = (v: string, previous: string[] | undefined): string[] => [...(previous ?? []), queueId(v)];
 
 /** Builds the program; each action stores its exit code in `result.code`. */
 function buildProgram(env: Record<string, string | undefined>, io: Io, result: { code: number }): Command {
   const program = new Command('streamforge')
-    .description('Start, watch, cancel and retry StreamForge workflows.')
+    .description(
+      'Start, watch, cancel and retry StreamForge workflows; list, check and export stored series.',
+    )
     .option(
       '--url <url>',
       'queue-manager base URL (env STREAMFORGE_URL)',
@@ -246,6 +272,67 @@ function buildProgram(env: Record<string, string | undefined>, io: Io, result: {
       const wf = await client.get(id);
       print(g, wf, details(wf));
     });
+
+  program
+    .command('series')
+    .description('list the stored series: records, first and last time')
+    .action(async (_o: unknown, cmd: Command) => {
+      const { g, client } = ctx(cmd);
+      const page = await client.series();
+      print(g, page, seriesTable(page.items));
+    });
+
+  program
+    .command('gaps')
+    .description("one series' timeline: what is stored, where the exchange has no data, what is missing")
+    .argument('<market>', 'spot or usdm', marketArg)
+    .argument('<symbol>', 'e.g. BTCUSDT', symbolArg)
+    .argument('<dataset>', 'e.g. klines_1m, trades, agg_trades, funding, depth, book_ticker', datasetArg)
+    .action(async (market: string, symbol: string, dataset: string, _o: unknown, cmd: Command) => {
+      const { g, client } = ctx(cmd);
+      const detail = await client.seriesDetail({ market, symbol, dataset });
+      const spans = timeline(detail.covered, detail.gaps);
+      const missing = spans.filter((x) => x.state === 'missing').map(({ from, to }) => ({ from, to }));
+      print(g, { ...detail, missing }, gapsTable(detail, spans));
+    });
+
+  program
+    .command('export')
+    .description('stream a series (or a range of it) to a CSV or Parquet file, with a progress bar')
+    .argument('<market>', 'spot or usdm', marketArg)
+    .argument('<symbol>', 'e.g. BTCUSDT', symbolArg)
+    .argument('<dataset>', 'e.g. klines_1m, trades, agg_trades, funding, depth, book_ticker', datasetArg)
+    .addOption(
+      new Option('--format <format>', 'file format').choices(['csv', 'parquet']).makeOptionMandatory(),
+    )
+    .option('--from <time>', 'inclusive start: epoch ms or ISO-8601 (e.g. 2024-08-01)')
+    .option('--to <time>', 'exclusive end: epoch ms or ISO-8601')
+    .option(
+      '--out <file>',
+      "file to write, or a directory for the server's file name (default: the current directory); - for stdout",
+    )
+    .action(
+      async (
+        market: string,
+        symbol: string,
+        dataset: string,
+        o: { format: 'csv' | 'parquet'; from?: string; to?: string; out?: string },
+        cmd: Command,
+      ) => {
+        const { g, client } = ctx(cmd);
+        const r = await exportSeries(
+          client,
+          { market, symbol, dataset },
+          { format: o.format, from: o.from, to: o.to, out: o.out, json: g.json, io },
+        );
+        if (r.file === '-') return;
+        print(
+          g,
+          r,
+          `wrote ${r.file}: ${r.rows === undefined ? '' : `${r.rows.toLocaleString('en-US')} rows, `}${bytes(r.bytes)}`,
+        );
+      },
+    );
 
   for (const verb of ['cancel', 'retry'] as const) {
     program

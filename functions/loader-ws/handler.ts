@@ -256,6 +256,6 @@ export function createLiveLoader(d: LiveLoaderDeps): LiveLoader {
       return out;
     },
   };
-  if (d.registry) liveMetrics(d.registry, loader, malformed);
+  if (d.registry) liveMetrics(d.registry, loader, malformed, now);
   return loader;
 }

@@ -1,16 +1,23 @@
 /**
  * loader-ws metrics, read from the workflows and pools when Prometheus scrapes (no bookkeeping on
  * the hot path). Cumulative figures are counters advanced by what changed since the last scrape.
+ * `kind` is a record kind and `market` spot or usdm. The one per-series gauge,
+ * `streamforge_live_series_last_record_age_seconds`, has one series per live workflow running in
+ * this process (bounded by the workflows the manager started and by the pools' stream caps:
+ * schema.ts `maxStreams`); a workflow that stops loses its series at the next scrape.
  */
 import type { Counter, Registry } from 'prom-client';
-import { counter, gauge } from '../../shared/runtime/metrics.ts';
+import { exchangeMetrics } from '../../shared/exchange/metrics.ts';
+import { counter, gauge, metricsDisabled } from '../../shared/runtime/metrics.ts';
 import type { LiveLoader, Totals } from './handler.ts';
 
 export function liveMetrics(
   registry: Registry,
   loader: LiveLoader,
   malformedFrames: { count: number },
+  now: () => number = Date.now,
 ): void {
+  if (metricsDisabled()) return;
   const seen = new Map<string, number>();
   const advance = <L extends string>(
     c: Counter<L>,
@@ -107,6 +114,13 @@ export function liveMetrics(
     'streamforge_ws_behind_workflows',
     'Live workflows whose bus or store cannot keep up',
   );
+  const age = gauge(
+    registry,
+    'streamforge_live_series_last_record_age_seconds',
+    'Per live series: time since the newest record received (its exchange event time; before the first record, since the series was first seen)',
+    ['market', 'symbol', 'dataset'],
+  );
+  const firstSeen = new Map<string, number>();
   const refresh = (): void => {
     for (const [kind, t] of loader.totals()) for (const [field, c] of byKind) advance(c, t[field], { kind });
     advance(badFrames, malformedFrames.count);
@@ -127,7 +141,27 @@ export function liveMetrics(
     }
     buffered.set(buf);
     behind.set(beh);
+    const t = now();
+    // Two workflows on one series: the freshest of them says how fresh the series is.
+    const ages = new Map<
+      string,
+      { labels: { market: string; symbol: string; dataset: string }; sec: number }
+    >();
+    for (const wf of loader.workflows()) {
+      const { market, symbol, dataset } = wf.series;
+      const key = `${market}|${symbol}|${dataset}`;
+      if (!firstSeen.has(key)) firstSeen.set(key, t);
+      const last = wf.counters.last_event_time ?? firstSeen.get(key) ?? t;
+      const sec = Math.max(0, (t - last) / 1000);
+      const had = ages.get(key);
+      if (had === undefined || sec < had.sec) ages.set(key, { labels: { market, symbol, dataset }, sec });
+    }
+    age.reset();
+    for (const { labels, sec } of ages.values()) age.set(labels, sec);
+    for (const key of firstSeen.keys()) if (!ages.has(key)) firstSeen.delete(key);
   };
   // Registered first, so its collect (run before each metric is read) refreshes the others in time.
   (wfs as unknown as { collect: () => void }).collect = refresh;
+  // Weight used and left, 429/418 answers of the REST clients (gap fills, book snapshots).
+  exchangeMetrics(registry);
 }

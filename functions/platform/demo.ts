@@ -41,7 +41,9 @@ export function banner(p: Platform, print: Print, storeLabel: string): void {
   const bus = p.mode === 'embedded' ? 'in-process bus (loaders publish to its ingress)' : 'Apache Kafka';
   print('');
   print(`StreamForge is running: ${bus}, ${storeLabel}`);
-  print(`  queue-manager     ${p.url}   REST API: /workflows, /series, /openapi.json`);
+  print(
+    `  queue-manager     ${p.url}   status page: ${p.url}/ui   REST API: /workflows, /series, /openapi.json`,
+  );
   for (const [name, url] of Object.entries(p.services))
     if (name !== 'queue-manager') print(`  ${name.padEnd(17)} ${url}`);
   if (p.ingressUrl !== undefined) print(`  ingress           ${p.ingressUrl}/<topic>`);

@@ -9,10 +9,11 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { GraphInfo, GraphSnapshot, ModelInfo } from '../../shared/contracts/analytics.ts';
 import type { Registry as AnalyticsRegistry } from '../../shared/analytics/registry.ts';
-import { AppError, DependencyError, InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
+import { NotFoundError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Store } from '../../shared/store/store.ts';
 import { createPredictor, PredictionSchema, type Predictor } from './predict.ts';
+import { common, error, fromStore, ok, rejectInvalid } from './route-kit.ts';
 
 const MAX_OFFSET = 1_000_000_000;
 const digits = (name: string, min: number, max: number, def: number, description: string) =>
@@ -60,18 +61,6 @@ const GraphDetail = GraphInfo.extend({
   }),
 }).openapi('GraphDetail');
 
-const ErrorBody = z.object({ error: z.string(), issues: z.array(z.unknown()).optional() }).openapi('Error');
-const error = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: ErrorBody } },
-});
-const common = {
-  401: error('Missing or wrong bearer token (only when the manager requires it for reads: API_TOKEN_READS)'),
-  503: error('Store unavailable'),
-};
-const ok = <S extends z.ZodType>(schema: S, description: string) => ({
-  200: { description, content: { 'application/json': { schema } } },
-});
 const list = <S extends z.ZodType>(item: S) =>
   z.object({
     items: z.array(item),
@@ -142,22 +131,6 @@ const routes = {
     },
   }),
 };
-
-async function fromStore<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new DependencyError('store unavailable', err);
-  }
-}
-
-function rejectInvalid(
-  result: { success: true } | { success: false; error: z.ZodError; target: string },
-): undefined {
-  if (!result.success) throw InvalidInputError.fromZod(`invalid request ${result.target}`, result.error);
-  return undefined;
-}
 
 export function registerAnalyticsRoutes(
   app: OpenAPIHono,

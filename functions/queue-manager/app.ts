@@ -23,6 +23,9 @@ import { registerSeriesRoutes } from './series-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
 import { createRegistry as createAnalyticsRegistry } from '../../shared/analytics/registry.ts';
 import { createWatchdog } from './watchdog.ts';
+import { createChangeFeed, observedRepo, type ChangeFeed } from './changes.ts';
+import { registerChartRoutes } from './chart-routes.ts';
+import { registerUiRoutes } from './ui-routes.ts';
 import type { Predictor } from './predict.ts';
 
 export const FUNCTION_NAME = 'queue-manager';
@@ -49,6 +52,8 @@ export interface Manager {
   app: OpenAPIHono;
   functionApp: FunctionApp;
   service: WorkflowService;
+  /** Every workflow change as it is written (the status page's event stream). */
+  feed: ChangeFeed;
   /** The folding path, for a platform runner that delivers queue-events itself. */
   handleEvent(event: BusEvent): Promise<IngestOutcome>;
   /** Creates the collection and resumes the watchdog. */
@@ -61,7 +66,8 @@ export function createManager(deps: ManagerDeps): Manager {
   const { store, bus, logger } = deps;
   const settings: ManagerSettings = { ...DEFAULT_SETTINGS, ...deps.settings };
   const registry = deps.registry ?? createRegistry(FUNCTION_NAME);
-  const repo = createWorkflowRepo(store);
+  const feed = createChangeFeed();
+  const repo = observedRepo(createWorkflowRepo(store), feed);
   const analytics = createAnalyticsRegistry(store);
   const service = createWorkflowService({
     analytics,
@@ -108,6 +114,7 @@ export function createManager(deps: ManagerDeps): Manager {
     '/graphs/*',
     '/models',
     '/models/*',
+    '/stream/*',
   ])
     app.use(path, auth);
   registerWorkflowRoutes(
@@ -119,12 +126,15 @@ export function createManager(deps: ManagerDeps): Manager {
     { token: settings.apiToken !== undefined, reads: settings.apiTokenReads },
   );
   registerSeriesRoutes(app, { store });
+  registerChartRoutes(app, { store });
   registerAnalyticsRoutes(app, { store, analytics, predictor: deps.predictor, logger });
+  registerUiRoutes(app, { feed, heartbeatMs: settings.heartbeatMs });
 
   return {
     app,
     functionApp,
     service,
+    feed,
     handleEvent: (event) => service.ingestCloudEvent(event),
     async start() {
       await repo.ensure();
@@ -139,6 +149,8 @@ export function createManager(deps: ManagerDeps): Manager {
       await service.resume();
     },
     async stop() {
+      // Open status pages' streams end now, so the server can close.
+      feed.close();
       await watchdog.stop();
       service.close();
     },

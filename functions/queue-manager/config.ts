@@ -85,6 +85,8 @@ export interface ManagerSettings {
   createRatePerMinute: number;
   /** Extra environment for every job (exchange URLs, ingress, store path). */
   jobEnv: Record<string, string>;
+  /** Comment lines on the status page's event stream this often (ui-routes.ts). */
+  heartbeatMs: number;
 }
 
 export const DEFAULT_SETTINGS: ManagerSettings = {
@@ -98,6 +100,7 @@ export const DEFAULT_SETTINGS: ManagerSettings = {
   maxRunningJobs: 4,
   createRatePerMinute: 200,
   jobEnv: {},
+  heartbeatMs: 15_000,
 };
 
 export function settingsFromConfig(
@@ -120,6 +123,7 @@ export function settingsFromConfig(
       BINANCE_FAPI_URL: cfg.BINANCE_FAPI_URL,
       ...extraJobEnv,
     },
+    heartbeatMs: DEFAULT_SETTINGS.heartbeatMs,
   };
 }
 

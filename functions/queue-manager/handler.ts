@@ -262,7 +262,9 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     async sweep() {
       const now = d.now();
       let stalled = 0;
-      for (const wf of await repo.active()) {
+      const active = await repo.active();
+      metrics.observeActive(active, now);
+      for (const wf of active) {
         // Waiting for a job slot is not silence: nothing was asked of anyone yet.
         if (wf.waiting !== undefined) continue;
         const { before, after } = await repo.update(wf.queue_id, (w) =>

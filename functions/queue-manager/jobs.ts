@@ -222,7 +222,7 @@ export function createJobControl(d: JobControlDeps): JobControl {
         log.warn({ ...fields, error: after.error }, 'workflow failed');
       else if (after.status === 'error') log.info({ ...fields, error: after.error }, 'workflow failed');
       else log.info(fields, 'workflow status');
-      if (isTerminal(after.status)) metrics.finished.inc({ status: after.status });
+      if (isTerminal(after.status)) metrics.workflowFinished(after);
     },
 
     close() {

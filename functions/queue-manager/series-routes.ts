@@ -3,6 +3,7 @@
  *   GET /series                                        one entry per stored series
  *   GET /series/{market}/{symbol}/{dataset}            count, first, last, covered, gaps
  *   GET /series/{market}/{symbol}/{dataset}/records    a page of records in time order
+ *   GET /series/{market}/{symbol}/{dataset}/export     the whole range as CSV or Parquet, streamed
  * Times are epoch ms as the exchange gives them; decimal strings are returned untouched.
  * Paging is keyset-based on (time, key), so pages neither skip nor repeat while data is added.
  */
@@ -18,15 +19,17 @@ import {
   parseSeriesKey,
   seriesKey,
 } from '../../shared/contracts/records.ts';
-import { AppError, DependencyError, InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
+import { NotFoundError } from '../../shared/runtime/errors.ts';
 import { readCoverage } from '../../shared/store/coverage.ts';
+import { CONTENT_TYPES, EXPORT_FORMATS, exportBytes, exportFilename } from '../../shared/export/stream.ts';
 import type { Store } from '../../shared/store/store.ts';
+import { common, error, fromStore, ok, rejectInvalid } from './route-kit.ts';
 
 const MAX_LIMIT = 5000;
 
 // Shared schemas are built before @hono/zod-openapi extends zod, so they carry no `.openapi()`;
 // `.meta()` returns a fresh instance, and the path parameters are documented from the object keys.
-const SeriesParams = z.object({
+export const SeriesParams = z.object({
   market: Market.meta({ description: 'Exchange market', example: 'spot' }),
   symbol: Symbol.meta({ description: 'Binance symbol (`[A-Z0-9]{2,20}`)', example: 'BTCUSDT' }),
   dataset: Dataset.meta({
@@ -42,7 +45,7 @@ const SeriesParams = z.object({
  */
 const TIME_PATTERN = new RegExp(`^(?:[0-9]{1,15}|${ISO_DATE}(?:${ISO_TIME})?)$`);
 
-const timeParam = (description: string, example: string) =>
+export const timeParam = (description: string, example: string) =>
   z
     .string()
     .regex(
@@ -138,20 +141,6 @@ const RecordsPage = z
   })
   .openapi('RecordsPage');
 
-const ErrorBody = z.object({ error: z.string(), issues: z.array(z.unknown()).optional() }).openapi('Error');
-const error = (description: string) => ({
-  description,
-  content: { 'application/json': { schema: ErrorBody } },
-});
-/** What every route can answer besides its own: the reads token (when required) and the store. */
-const common = {
-  401: error('Missing or wrong bearer token (only when the manager requires it for reads: API_TOKEN_READS)'),
-  503: error('Store unavailable'),
-};
-const ok = <S extends z.ZodType>(schema: S, description: string) => ({
-  200: { description, content: { 'application/json': { schema } } },
-});
-
 const listRoute = createRoute({
   method: 'get',
   path: '/series',
@@ -189,22 +178,72 @@ const recordsRoute = createRoute({
   },
 });
 
-/** Store failures are a dependency being down (503), not a bug in the request. */
-async function fromStore<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (err) {
-    if (err instanceof AppError) throw err;
-    throw new DependencyError('store unavailable', err);
-  }
-}
+const ExportQuery = z
+  .object({
+    format: z.enum(EXPORT_FORMATS).openapi({
+      description: 'File format: `csv` (RFC 4180, header row) or `parquet` (docs/export.md)',
+      example: 'csv',
+    }),
+    from: timeParam('Inclusive start: epoch ms or ISO-8601', '2024-01-01T00:00:00Z').optional(),
+    to: timeParam(
+      'Exclusive end: epoch ms or ISO-8601. With `from`, it must be after `from` (else 400).',
+      '2024-01-02T00:00:00Z',
+    ).optional(),
+  })
+  .refine((q) => q.from === undefined || q.to === undefined || q.to > q.from, {
+    message: '`to` must be after `from`',
+    path: ['to'],
+  });
 
-/** Invalid parameters answer 400 with the zod issues (the app's error handler maps the error). */
-function rejectInvalid(
-  result: { success: true } | { success: false; error: z.ZodError; target: string },
-): undefined {
-  if (!result.success) throw InvalidInputError.fromZod(`invalid request ${result.target}`, result.error);
-  return undefined;
+const exportRoute = createRoute({
+  method: 'get',
+  path: '/series/{market}/{symbol}/{dataset}/export',
+  tags: ['series'],
+  summary: 'The records of a series in a range as one CSV or Parquet file, streamed',
+  description:
+    'Every record with `from <= time < to` in (time, key) order, read from the store page by page and ' +
+    'streamed as it is encoded (the whole range is never held in memory). A range without records is a ' +
+    'file with the columns and no rows. Columns, types and the decimal encoding: docs/export.md.',
+  request: { params: SeriesParams, query: ExportQuery },
+  responses: {
+    200: {
+      description: 'The file (`Content-Disposition: attachment` with a file name)',
+      headers: z.object({
+        'Content-Disposition': z.string().openapi({
+          description: 'attachment; filename="<market>-<symbol>-<dataset>[-<from>-<to>].<format>"',
+        }),
+      }),
+      content: {
+        'text/csv': { schema: z.string().openapi({ description: 'RFC 4180 CSV, UTF-8, CRLF' }) },
+        'application/vnd.apache.parquet': { schema: z.string().openapi({ format: 'binary' }) },
+      },
+    },
+    400: error('Invalid parameters (zod issues): an unknown `format`, `to` not after `from`'),
+    404: error('No stored series (no records and no coverage)'),
+    ...common,
+  },
+});
+
+/** An async iterator as a byte stream that reads it only when the consumer asks (backpressure). */
+function pullStream(it: AsyncGenerator<Uint8Array, void, undefined>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await it.next();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (err) {
+          // The status line is gone: the transfer is cut, so the client sees an incomplete file.
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        await it.return(undefined);
+      },
+    },
+    { highWaterMark: 1 },
+  );
 }
 
 /** Adds the read API to an app (the queue-manager's). */
@@ -295,6 +334,29 @@ export function registerSeriesRoutes(app: OpenAPIHono, deps: { store: Store }): 
       const last = page[page.length - 1];
       const next = rows.length > q.limit && last !== undefined ? encodeCursor(last) : null;
       return c.json({ items: page.map((r) => r.doc), next_cursor: next }, 200);
+    },
+    rejectInvalid,
+  );
+
+  app.openapi(
+    exportRoute,
+    async (c) => {
+      const params = c.req.valid('param');
+      const q = c.req.valid('query');
+      // The 404 (and a store that is down: 503) is answered before the first byte of the file.
+      const { collection, series, stats: s } = await stats(params);
+      if (s === undefined || s.count === 0) {
+        const cov = await fromStore(readCoverage(store, collection, series));
+        if (cov.covered.length === 0 && cov.gaps.length === 0)
+          throw new NotFoundError(`no stored series ${series}`);
+      }
+      const request = { series: params, format: q.format, from: q.from, to: q.to };
+      const body = pullStream(exportBytes(store, request));
+      return c.body(body, 200, {
+        'Content-Type': CONTENT_TYPES[q.format],
+        'Content-Disposition': `attachment; filename="${exportFilename(request)}"`,
+        'Cache-Control': 'no-store',
+      });
     },
     rejectInvalid,
   );

@@ -152,7 +152,7 @@ export function createExchangeClient(opts: ExchangeClientOptions): ExchangeClien
         // 429: the IP is over its limit; 418: banned. Either way nothing from this process may go
         // out before Retry-After, or the ban grows (binance.md §3).
         const wait = retryAfterMs(res.headers) ?? budget.nextWindowStart(budget.now()) - budget.now();
-        budget.pauseUntil(budget.now() + wait);
+        budget.pauseUntil(budget.now() + wait, res.status);
         pauses += 1;
         opts.logger?.warn(
           { endpoint, status: res.status, retry_after_ms: wait, body: text.slice(0, 200) },

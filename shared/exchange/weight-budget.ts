@@ -66,13 +66,18 @@ export interface WeightBudgetStats {
   /** Exchange time until which every request waits (0 = none). */
   pausedUntil: number;
   waiting: number;
+  /** 429 (over the limit) and 418 (banned) answers this process received (metrics count them). */
+  rateLimited: { 429: number; 418: number };
 }
 
 export interface WeightBudget {
   /** Waits until `cost` fits the window and the in-flight caps, then reserves it. */
   acquire(cost: number, signal?: AbortSignal): Promise<WeightLease>;
-  /** Stops every request of this process until exchange time `until` (429/418 `Retry-After`). */
-  pauseUntil(until: number): void;
+  /**
+   * Stops every request of this process until exchange time `until` (429/418 `Retry-After`);
+   * `status`, the answer that asked for it, is counted in `stats().rateLimited`.
+   */
+  pauseUntil(until: number, status?: 429 | 418): void;
   /**
    * Adopts the limit (and window) announced by exchangeInfo, or the exchange clock's offset and
    * its uncertainty (half the round trip it was measured over).
@@ -115,6 +120,7 @@ export function createWeightBudget(opts: WeightBudgetOptions): WeightBudget {
   let inflightWeight = 0;
   let inflightRequests = 0;
   let pausedUntil = 0;
+  const rateLimited = { 429: 0, 418: 0 };
   /** True until a header has been seen since start or the last pause: one probe at a time. */
   let probing = true;
   const queue: Waiter[] = [];
@@ -231,7 +237,8 @@ export function createWeightBudget(opts: WeightBudgetOptions): WeightBudget {
         pump();
       });
     },
-    pauseUntil(until: number): void {
+    pauseUntil(until: number, status?: 429 | 418): void {
+      if (status !== undefined) rateLimited[status] += 1;
       if (until > pausedUntil) pausedUntil = until;
       probing = true;
       pump();
@@ -263,12 +270,18 @@ export function createWeightBudget(opts: WeightBudgetOptions): WeightBudget {
         peakUsed,
         pausedUntil,
         waiting: queue.length,
+        rateLimited: { ...rateLimited },
       };
     },
   };
 }
 
 const registry = new Map<string, WeightBudget>();
+
+/** Every process-wide budget {@link budgetFor} made, by key (read by shared/exchange/metrics.ts). */
+export function processBudgets(): ReadonlyMap<string, WeightBudget> {
+  return registry;
+}
 
 /**
  * The process-wide budget of one exchange host (every loader of this process on that host shares

@@ -306,12 +306,12 @@ export function createFunctionApp(opts: FunctionAppOptions): FunctionApp {
       type: event.type,
       ...(queueId ? { queue_id: queueId } : {}),
     });
-    metrics.eventsReceived.inc({ type: event.type });
+    metrics.observeEvent(event.type, event.time);
     try {
       return await handler(event, { log: elog });
     } catch (err) {
       const { status } = errorResponse(err);
-      metrics.eventsFailed.inc({ type: event.type, status: String(status) });
+      metrics.eventsFailed.inc({ type: metrics.typeLabel(event.type), status: String(status) });
       logFailure(elog, err, status, { path }, false);
       if (typeof err === 'object' && err !== null) logged.add(err);
       throw err;

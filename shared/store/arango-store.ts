@@ -18,6 +18,8 @@ import type { Logger } from '../runtime/logger.ts';
 import { AppError, ConflictError, DependencyError, InvalidInputError } from '../runtime/errors.ts';
 import { mergeRangeSet } from './ranges.ts';
 import type {
+  Candle,
+  CandleQuery,
   FindQuery,
   GraphQuery,
   Range,
@@ -327,6 +329,34 @@ class ArangoStore implements Store {
          SORT d.series, d.time, d._key LIMIT @limit
          RETURN { key: d._key, series: d.series, time: d.time, doc: d.doc }`,
         bind,
+      );
+    });
+  }
+
+  candles(collection: string, cq: CandleQuery): Promise<Candle[]> {
+    return this.call(async () => {
+      if (!(Number.isSafeInteger(cq.bucket_ms) && cq.bucket_ms > 0))
+        throw new InvalidInputError(`bucket_ms must be a positive integer, got ${cq.bucket_ms}`);
+      await this.ensure(collection, 'series');
+      // Grouped on the (series, time) index scan; each group is the bucket's klines in time order
+      // (COLLECT's sorted method keeps the input order within a group). Decimal strings become
+      // numbers here: candles are for drawing only.
+      return this.all<Candle>(
+        `FOR d IN @@c FILTER d.series == @series AND d.time >= @lo AND d.time < @hi
+         SORT d.time
+         COLLECT b = FLOOR((d.time - @lo) / @bucket) INTO g = d.doc OPTIONS { method: "sorted" }
+         LET first = FIRST(g)
+         LET last = LAST(g)
+         SORT b
+         RETURN {
+           t: first.open_time,
+           o: TO_NUMBER(first.open),
+           h: MAX(g[* RETURN TO_NUMBER(CURRENT.high)]),
+           l: MIN(g[* RETURN TO_NUMBER(CURRENT.low)]),
+           c: TO_NUMBER(last.close),
+           v: SUM(g[* RETURN TO_NUMBER(CURRENT.volume)])
+         }`,
+        { '@c': collection, series: cq.series, lo: cq.from, hi: cq.to, bucket: cq.bucket_ms },
       );
     });
   }

@@ -20,7 +20,16 @@ import { AppError, ConflictError, DependencyError, InvalidInputError } from '../
 import { mergeRangeSet } from './ranges.ts';
 import { SqliteGraphs } from './sqlite-graphs.ts';
 import { TypedTable, createTypedSql, migrateToTyped, typedKindOf } from './sqlite-typed.ts';
-import type { FindQuery, Range, RangeQuery, RowBatch, SeriesRecord, SeriesStats } from './store.ts';
+import type {
+  Candle,
+  CandleQuery,
+  FindQuery,
+  Range,
+  RangeQuery,
+  RowBatch,
+  SeriesRecord,
+  SeriesStats,
+} from './store.ts';
 import {
   assertCollectionName,
   assertKey,
@@ -101,6 +110,28 @@ type Layout =
   | { shape: 'documents' }
   | { shape: 'generic'; table: GenericTable }
   | { shape: 'typed'; kind: RecordKind; table: TypedTable };
+
+/**
+ * Buckets of a kline series in one statement: the grouped scan of [from, to) on the (series,
+ * time) order gives each bucket's first and last open time, highest high, lowest low and summed
+ * volume; the first open and the last close are then two lookups by (series, time). Parameters:
+ * @series, @from, @to, @bucket. Decimal text becomes REAL here: candles are for drawing only.
+ */
+function candleSql(table: string, time: string, field: (name: string, alias: string) => string): string {
+  const t = q(table);
+  const num = (f: string, alias = ''): string => `CAST(${field(f, alias)} AS REAL)`;
+  // MATERIALIZED and CROSS JOIN (SQLite keeps that join order): the grouped scan runs once and
+  // drives two lookups per bucket; left to the planner, it became the inner loop of a product.
+  return (
+    `WITH g AS MATERIALIZED (SELECT min(${time}) AS t0, max(${time}) AS t1, max(${num('high')}) AS h, ` +
+    `min(${num('low')}) AS l, total(${num('volume')}) AS v FROM ${t} ` +
+    `WHERE series = @series AND ${time} >= @from AND ${time} < @to ` +
+    `GROUP BY CAST((${time} - @from) / @bucket AS INTEGER)) ` +
+    `SELECT g.t0 AS t, ${num('open', 'a.')} AS o, g.h AS h, g.l AS l, ${num('close', 'z.')} AS c, g.v AS v ` +
+    `FROM g CROSS JOIN ${t} AS a ON a.series = @series AND a.${time} = g.t0 ` +
+    `CROSS JOIN ${t} AS z ON z.series = @series AND z.${time} = g.t1 ORDER BY g.t0`
+  );
+}
 
 /** What a table holds, as its columns tell. */
 type Shape = { shape: 'documents' } | { shape: 'generic' } | { shape: 'typed'; kind: RecordKind };
@@ -420,6 +451,29 @@ export class SqliteDb {
 
   seriesStats(collection: string, series?: string): SeriesStats[] {
     return this.fresh(collection, () => this.seriesTable(collection)?.stats(series) ?? []);
+  }
+
+  candles(collection: string, cq: CandleQuery): Candle[] {
+    if (!(Number.isSafeInteger(cq.bucket_ms) && cq.bucket_ms > 0))
+      throw new InvalidInputError(`bucket_ms must be a positive integer, got ${cq.bucket_ms}`);
+    return this.fresh(collection, () => {
+      const layout = this.layout(collection);
+      if (layout === undefined) return [];
+      if (layout.shape === 'documents')
+        throw new InvalidInputError(`collection ${collection} holds documents, not series`);
+      if (layout.shape === 'typed' && layout.kind !== 'kline')
+        throw new InvalidInputError(`collection ${collection} holds ${layout.kind} records, not klines`);
+      const sql =
+        layout.shape === 'typed'
+          ? candleSql(collection, 'open_time', (f, alias) => `${alias}${f}`)
+          : candleSql(collection, 'time', (f, alias) => `json_extract(${alias}doc, '$.${f}')`);
+      return this.stmt(sql).all({
+        series: cq.series,
+        from: cq.from,
+        to: cq.to,
+        bucket: cq.bucket_ms,
+      }) as Candle[];
+    });
   }
 
   getDoc(collection: string, key: string): DocRow | undefined {

@@ -10,6 +10,8 @@ import type { Logger } from '../runtime/logger.ts';
 import { DependencyError } from '../runtime/errors.ts';
 import { SqliteDb, toStoreError, type SqliteDbOptions } from './sqlite-db.ts';
 import type {
+  Candle,
+  CandleQuery,
   FindQuery,
   GraphQuery,
   Range,
@@ -83,6 +85,10 @@ class SqliteStore implements Store {
 
   seriesStats(collection: string, series?: string): Promise<SeriesStats[]> {
     return this.run((db) => db.seriesStats(collection, series));
+  }
+
+  candles(collection: string, q: CandleQuery): Promise<Candle[]> {
+    return this.run((db) => db.candles(collection, q));
   }
 
   getDoc<T>(collection: string, key: string): Promise<StoredDoc<T> | null> {

@@ -83,6 +83,27 @@ export interface GraphQuery {
   newest?: boolean | undefined;
 }
 
+/** Klines of one series bucketed for a chart: [from, to) cut into buckets of `bucket_ms` from `from`. */
+export interface CandleQuery {
+  series: string;
+  from: number;
+  to: number;
+  bucket_ms: number;
+}
+
+/**
+ * One bucket's candle, as numbers (for drawing only: the exact decimals stay in the records):
+ * first open, highest high, lowest low, last close, summed volume; `t` = the first kline's open time.
+ */
+export interface Candle {
+  t: number;
+  o: number;
+  h: number;
+  l: number;
+  c: number;
+  v: number;
+}
+
 export interface Range {
   from: number;
   to: number;
@@ -127,6 +148,12 @@ export interface Store {
   count(collection: string, series?: string): Promise<number>;
   /** Count, first and last time of every series in the collection. */
   seriesStats(collection: string, series?: string): Promise<SeriesStats[]>;
+  /**
+   * The klines of a series bucketed in the database (a year of 1m is 525,600 rows; the chart
+   * needs a few thousand candles), oldest first, empty buckets left out. InvalidInputError when
+   * the collection does not hold klines.
+   */
+  candles(collection: string, q: CandleQuery): Promise<Candle[]>;
 
   getDoc<T>(collection: string, key: string): Promise<StoredDoc<T> | null>;
   /**

@@ -72,8 +72,8 @@ describe('write path', () => {
     expect((await deliver(connector.app, event)).status).toBe(202);
     const first = await connector.handler.handleDataEvent(event);
     expect(first).toMatchObject({ inserted: 0, updated: 0, unchanged: 20 });
-    expect(await metric('connector_records_total', { result: 'inserted' })).toBe(20);
-    expect(await metric('connector_records_total', { result: 'unchanged' })).toBe(20);
+    expect(await metric('streamforge_records_stored_total', { result: 'inserted' })).toBe(20);
+    expect(await metric('streamforge_records_stored_total', { result: 'unchanged' })).toBe(20);
 
     // A corrected record (same natural key, other values) is an update, not a duplicate.
     const fixed = klineBatch(0, 20, {
@@ -116,7 +116,7 @@ describe('write path', () => {
     expect(cut).toMatchObject({ reason: 'invalid_record', index: 6, record: short });
     expect(cut?.issues).toEqual([expect.objectContaining({ code: 'too_small', path: [] })]);
 
-    expect(await metric('dead_letters_total', { reason: 'invalid_record' })).toBe(2);
+    expect(await metric('streamforge_dead_letters_total', { reason: 'invalid_record' })).toBe(2);
     const notes = bus.events(Topics.events).map((e) => QueueEvent.parse(e.data).message);
     expect(notes).toContain('2 records dead-lettered (batch 0)');
 

@@ -10,7 +10,10 @@ import path from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, EXIT_CODE_ROWS } from '../../functions/cli/exit-codes.ts';
+import { canonicalCollection } from '../../shared/contracts/events.ts';
+import { rowFromRecord } from '../../shared/contracts/rows.ts';
 import { serve, type Served } from '../../shared/runtime/serve.ts';
+import { kline } from '../arango-connector/helpers.ts';
 import {
   BODY,
   logger,
@@ -209,6 +212,47 @@ describe.concurrent('streamforge exit codes (the binary)', () => {
         '  symbol: symbol must match [A-Z0-9]{2,20}, e.g. BTCUSDT\n' +
         '  kafka_topic: names may use letters, digits, "_" and "-", starting with a letter\n',
     );
+  });
+
+  it('2: export without --format, with an unknown format, or a malformed dataset', async () => {
+    failed(
+      await cli(['export', 'spot', 'BTCUSDT', 'klines_1m']),
+      2,
+      "error: required option '--format <format>' not specified\n",
+    );
+    failed(
+      await cli(['export', 'spot', 'BTCUSDT', 'klines_1m', '--format', 'xlsx']),
+      2,
+      "error: option '--format <format>' argument 'xlsx' is invalid. Allowed choices are csv, parquet.\n",
+    );
+    failed(
+      await cli(['gaps', 'spot', 'BTCUSDT', 'candles'], {
+        STREAMFORGE_URL: `http://127.0.0.1:${closedPort}`,
+      }),
+      2,
+      "error: command-argument value 'candles' is invalid for argument 'dataset'. " +
+        'expected klines_<interval> (e.g. klines_1m), trades, agg_trades, funding, depth or book_ticker\n',
+    );
+  });
+
+  it("3: export's bad range is the manager's 400 with its issue", async () => {
+    await m.store.upsertRows(canonicalCollection('kline'), {
+      kind: 'kline',
+      series: { market: 'spot', symbol: 'BTCUSDT', dataset: 'klines_1m' },
+      rows: [rowFromRecord('kline', kline(0))],
+    });
+    failed(
+      await cli(['export', 'spot', 'BTCUSDT', 'klines_1m', '--format', 'csv', '--from', 'yesterday']),
+      3,
+      'error: invalid request query (HTTP 400)\n' +
+        '  from: expected epoch milliseconds or ISO-8601 (e.g. 1704067200000, 2024-01-01, 2024-01-01T00:00:00Z)\n',
+    );
+  });
+
+  it('5: series commands on a series nothing is stored for', async () => {
+    const msg = 'error: no stored series spot:NOPEUSDT:klines_1m (HTTP 404)\n';
+    failed(await cli(['gaps', 'spot', 'NOPEUSDT', 'klines_1m']), 5, msg);
+    failed(await cli(['export', 'spot', 'NOPEUSDT', 'klines_1m', '--format', 'parquet']), 5, msg);
   });
 
   it('4: 401 without a token says which variable to set', async () => {

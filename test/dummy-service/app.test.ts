@@ -202,7 +202,9 @@ describe('POST / (CloudEvents) and GET /events', () => {
     });
     expect(tally.recent[1]).toMatchObject({ id: b.id, source: '/y' });
     expect(
-      sampleValue(await registry.metrics(), 'events_received_total', { type: 'io.streamforge.data.kline' }),
+      sampleValue(await registry.metrics(), 'streamforge_cloudevents_received_total', {
+        type: 'io.streamforge.data.kline',
+      }),
     ).toBe(2);
   });
 

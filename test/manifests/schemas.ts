@@ -36,6 +36,9 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const CRD_FILES = [
   'knative/serving.knative.dev_services.crd.yaml',
   'knative/sources.knative.dev_kafkasources.crd.yaml',
+  // observability/k8s (test/observability): prometheus-operator's PrometheusRule and PodMonitor.
+  'prometheus-operator/monitoring.coreos.com_prometheusrules.yaml',
+  'prometheus-operator/monitoring.coreos.com_podmonitors.yaml',
 ];
 /**
  * Kubernetes group-version files: core (ConfigMap, Secret, ServiceAccount, Namespace), rbac, batch,
@@ -49,12 +52,23 @@ const K8S_FILES = {
 } as const;
 const OBJECT_META = 'k8s-core-v1#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
 
+/**
+ * A Go (RE2) pattern with a leading `(?i)` flag, which JavaScript's RegExp rejects, as the same
+ * case-insensitive pattern spelt with classes (`(?i)warn` → `[wW][aA][rR][nN]`). Used by
+ * prometheus-operator's PrometheusRule CRD (SOURCES.md "prometheus-operator").
+ */
+function caseless(pattern: string): string {
+  return pattern.replace('(?i)', '').replace(/[a-zA-Z]/g, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`);
+}
+
 /** Closes every object schema that lists properties (SOURCES.md quirk 6); collects x-kubernetes-* names. */
 function close(node: unknown, keywords: Set<string>): void {
   if (Array.isArray(node)) {
     for (const n of node) close(n, keywords);
     return;
   }
+  if (isObject(node) && typeof node['pattern'] === 'string' && node['pattern'].includes('(?i)'))
+    node['pattern'] = caseless(node['pattern']);
   if (!isObject(node)) return;
   for (const k of Object.keys(node)) if (k.startsWith('x-kubernetes-')) keywords.add(k);
   if (

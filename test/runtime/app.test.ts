@@ -166,7 +166,7 @@ describe('one error mapping', () => {
       if (c.name === 'ZodError') expect(body.issues?.[0]).toMatchObject({ path: ['a'] });
       const metrics = await registry.metrics();
       expect(
-        sampleValue(metrics, 'events_failed_total', {
+        sampleValue(metrics, 'streamforge_cloudevents_failed_total', {
           type: 'io.streamforge.test',
           status: String(c.status),
         }),
@@ -319,7 +319,9 @@ describe('health, readiness, metrics', () => {
     expect(sampleValue(text, 'http_request_duration_seconds_bucket', { ...get, le: '+Inf' })).toBe(1);
     const postLabels = { method: 'POST', route: '/', status: '202' };
     expect(sampleValue(text, 'http_request_duration_seconds_count', postLabels)).toBe(1);
-    expect(sampleValue(text, 'events_received_total', { type: 'io.streamforge.test' })).toBe(1);
+    expect(sampleValue(text, 'streamforge_cloudevents_received_total', { type: 'io.streamforge.test' })).toBe(
+      1,
+    );
     expect(sampleValue(text, 'http_requests_in_flight')).toBe(1); // the scrape itself
   });
 

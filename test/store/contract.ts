@@ -291,6 +291,62 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       });
     });
 
+    describe('candles', () => {
+      /** Klines 0..9 of SERIES with distinct prices: open 100+i, high 110+i, low 90−i, close 101+i, volume i+1. */
+      const priced = (i: number): SeriesRecord => {
+        const r = kline(SERIES, T0 + i * MIN);
+        Object.assign(r.doc, {
+          open: `${100 + i}.50000000`,
+          high: `${110 + i}.00000000`,
+          low: `${90 - i}.00000000`,
+          close: `${101 + i}.25000000`,
+          volume: `${i + 1}.00000000`,
+        });
+        return r;
+      };
+      const expectBuckets = async (store: Store, c: string): Promise<void> => {
+        // Buckets of 4 minutes from T0 + 1 min over [T0 + 1, T0 + 9): klines 1-4, 5-8 (3 is missing).
+        const got = await store.candles(c, {
+          series: SERIES,
+          from: T0 + MIN,
+          to: T0 + 9 * MIN,
+          bucket_ms: 4 * MIN,
+        });
+        expect(got).toEqual([
+          { t: T0 + MIN, o: 101.5, h: 114, l: 86, c: 105.25, v: 2 + 3 + 5 },
+          { t: T0 + 5 * MIN, o: 105.5, h: 118, l: 82, c: 109.25, v: 6 + 7 + 8 + 9 },
+        ]);
+        expect(await store.candles(c, { series: OTHER, from: T0, to: T0 + 9 * MIN, bucket_ms: MIN })).toEqual(
+          [],
+        );
+      };
+      const records = [0, 1, 2, 4, 5, 6, 7, 8, 9].map(priced);
+
+      it('buckets klines stored as records: first open, max high, min low, last close, summed volume', async () => {
+        const store = await open();
+        const c = freshName();
+        await store.upsertRecords(c, records);
+        await expectBuckets(store, c);
+      });
+
+      it('buckets klines stored as typed rows the same way', async () => {
+        const store = await open();
+        const c = freshName();
+        await store.ensureCollection(c, 'series', 'kline');
+        await store.upsertRows(c, { kind: 'kline', series: BTC_1M, rows: records.map(klineRow) });
+        await expectBuckets(store, c);
+      });
+
+      it('refuses a bucket that is not a positive integer', async () => {
+        const store = await open();
+        const c = freshName();
+        await store.upsertRecords(c, records);
+        await expect(
+          store.candles(c, { series: SERIES, from: T0, to: T0 + MIN, bucket_ms: 0 }),
+        ).rejects.toThrow(/bucket_ms/);
+      });
+    });
+
     describe('typed rows', () => {
       it('upserts kline rows, then reads the records they stand for', async () => {
         const store = await open();
