@@ -24,6 +24,8 @@ import { canonicalCollection } from '../../shared/contracts/events.ts';
 import { identify, seriesKey } from '../../shared/contracts/records.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
 import { recordCoverage } from '../../shared/store/coverage.ts';
+import { createRegistry } from '../../shared/analytics/registry.ts';
+import type { ModelMetrics } from '../../shared/contracts/analytics.ts';
 
 /** What the page callbacks use of a DOM element (this project's TypeScript has no DOM lib). */
 interface El {
@@ -39,6 +41,8 @@ const MIN = 60_000;
 const START = Date.UTC(2024, 0, 1);
 /** Three days of BTCUSDT 1m stored with a planted hole of six hours on the second day. */
 const DAYS = 3;
+const GRAPH_ID = 'wf-btcusdt-graph_build-20240101-abc123';
+const MODEL_ID = 'wf-btcusdt-gnn_train-20240101-def456';
 const HOLE = { from: START + 1.5 * 1440 * MIN, to: START + 1.75 * 1440 * MIN };
 
 describe('status page in headless chromium', () => {
@@ -105,6 +109,85 @@ describe('status page in headless chromium', () => {
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    // A graph with one snapshot and a model trained on it, as the analytics stages register them.
+    const registry = createRegistry(platform.store);
+    await registry.ensure();
+    const day = 86_400_000;
+    await registry.putGraph({
+      graph_id: GRAPH_ID,
+      queue_id: GRAPH_ID,
+      params: { step: day, window: 30 * day },
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      interval: '1h',
+      market: 'spot',
+      start: START,
+      end: START + 60 * day,
+      snapshots: 1,
+      edges: 1,
+      created_at: new Date().toISOString(),
+    });
+    await platform.store.putGraphSnapshots(GRAPH_ID, [
+      {
+        t: START + 59 * day,
+        window_start: START + 29 * day,
+        vertices: [],
+        edges: [
+          {
+            source: 'BTCUSDT',
+            target: 'ETHUSDT',
+            method: 'lead_lag',
+            lag: 1,
+            weight: 0.4321,
+            sign: 1,
+            p_value: 1e-6,
+            n: 720,
+          },
+        ],
+      },
+    ]);
+    const metrics = (accuracy: number): ModelMetrics => ({
+      n: 1000,
+      accuracy,
+      accuracy_ci: [accuracy - 0.03, accuracy + 0.03],
+      log_loss: 0.69,
+      log_loss_ci: [0.68, 0.7],
+      ic: 0.1,
+      ic_ci: [0.05, 0.15],
+    });
+    await registry.putModel({
+      model_id: MODEL_ID,
+      queue_id: MODEL_ID,
+      graph_id: GRAPH_ID,
+      architecture: 'gat',
+      backend: 'wasm',
+      params: {},
+      symbols: ['BTCUSDT', 'ETHUSDT'],
+      interval: '1h',
+      market: 'spot',
+      ranges: {
+        train: [START, START + day],
+        validation: [START + day, START + 2 * day],
+        test: [START + 2 * day, START + 3 * day],
+      },
+      seed: 42,
+      epochs_run: 12,
+      best_epoch: 9,
+      metrics: metrics(0.577),
+      baselines: { mlp: metrics(0.501), persistence: metrics(0.5) },
+      comparisons: [
+        {
+          baseline: 'mlp',
+          accuracy_diff: 0.076,
+          accuracy_diff_ci: [0.05, 0.1],
+          log_loss_diff: -0.02,
+          log_loss_diff_ci: [-0.03, -0.01],
+        },
+      ],
+      artifact: path.join(dir, 'models', MODEL_ID),
+      feature_mean: 0,
+      feature_std: 1,
+      created_at: new Date().toISOString(),
+    });
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -200,6 +283,27 @@ describe('status page in headless chromium', () => {
     expect((await info()).candles).toBeGreaterThan(0);
     expect(consoleErrors).toEqual([]);
   }, 60_000);
+
+  it("lists graphs and models, and shows a graph's edges and a model's metrics against its baselines", async () => {
+    await page.goto(`${base}/ui`, { waitUntil: 'load' });
+    await page.waitForSelector(`#analytics a[href="#/graph/${GRAPH_ID}"]`, { timeout: 15_000 });
+    await page.waitForSelector(`#analytics a[href="#/model/${MODEL_ID}"]`);
+    await page.click(`#analytics a[href="#/graph/${GRAPH_ID}"]`);
+    await page.waitForFunction(`document.querySelector('main table td')?.textContent === 'BTCUSDT'`, {
+      timeout: 10_000,
+    });
+    const edge = await page.$$eval('main table tbody td', (tds: El[]) => tds.map((td) => td.textContent));
+    expect(edge).toEqual(['BTCUSDT', 'ETHUSDT', 'lead_lag', '1', '0.432', '1.0e-6']);
+    await page.goto(`${base}/ui#/model/${MODEL_ID}`, { waitUntil: 'load' });
+    await page.waitForFunction(`document.querySelectorAll('main table').length === 2`, { timeout: 10_000 });
+    const rows = await page.$$eval('main table:first-of-type tbody tr', (trs: El[]) =>
+      trs.map((tr) => tr.textContent),
+    );
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toContain('57.7%');
+    expect(rows[1]).toContain('mlp');
+    expect(consoleErrors).toEqual([]);
+  }, 30_000);
 
   it('says on screen that the event stream is lost, and reconnects', async () => {
     await page.goto(`${base}/ui`, { waitUntil: 'load' });

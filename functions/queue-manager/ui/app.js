@@ -720,10 +720,8 @@ async function drawChart(c, base, range, info) {
 async function graphView(id) {
   state.onChange = undefined;
   const g = await api(`/graphs/${encodeURIComponent(id)}?limit=1`);
-  const step = Number(g.graph.params.step ?? 86400000);
-  const last = await api(
-    `/graphs/${encodeURIComponent(id)}?from=${Math.max(0, g.graph.end - 3 * step)}&limit=10`,
-  );
+  const step = Number(g.params.step ?? 86400000);
+  const last = await api(`/graphs/${encodeURIComponent(id)}?from=${Math.max(0, g.end - 3 * step)}&limit=10`);
   const snap = last.snapshot_page.items.at(-1);
   const edges = snap
     ? [...snap.edges].sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight)).slice(0, 100)
@@ -733,7 +731,7 @@ async function graphView(id) {
     h(
       'div',
       { class: 'stats' },
-      `${g.graph.symbols.length} symbols · ${g.graph.interval} · ${num(g.graph.snapshots)} snapshots · ${num(g.graph.edges)} edges · ${iso(g.graph.start)} → ${iso(g.graph.end)}`,
+      `${g.symbols.length} symbols · ${g.interval} · ${num(g.snapshots)} snapshots · ${num(g.edges)} edges · ${iso(g.start)} → ${iso(g.end)}`,
     ),
     h('h2', {}, snap ? `Strongest edges of the latest snapshot (${iso(snap.t)})` : 'No snapshot'),
     table(
