@@ -4,22 +4,18 @@
  * (embedded bus, temp SQLite, simulated exchange) with all five function servers; a backfill and
  * a short live workflow run first so the metrics have samples; /metrics is fetched over HTTP.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../shared/runtime/config.ts';
-import { PlatformConfig } from '../../functions/platform/config.ts';
-import { DEFAULT_SYMBOLS } from '../../functions/dummy-service/exchange/config.ts';
-import { startPlatform, type Platform } from '../../functions/platform/platform.ts';
+import type { Platform } from '../../functions/platform/platform.ts';
+import { startTestPlatform, type TestPlatform } from '../platform/start.ts';
 import { DASHBOARDS, ROOT, RULES_FILE } from '../../scripts/observability.ts';
 import { exportedNames, promtool, referencedNames } from './promtool.ts';
 import { sampleValue } from '../runtime/prom-text.ts';
 
 const LIVE_SYMBOL = 'SOLUSDT';
-let dir: string;
+let running: TestPlatform | undefined;
 let platform: Platform;
 const scraped = new Map<string, string>();
 
@@ -44,21 +40,8 @@ const finished = (id: string) =>
   );
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'sf-observability-'));
-  const cfg = loadConfig(PlatformConfig, {
-    PORT: '0',
-    SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
-    LOG_LEVEL: 'silent',
-    SHUTDOWN_GRACE_MS: '2000',
-  });
-  platform = await startPlatform({
-    cfg,
-    logger: pino({ level: 'silent' }),
-    host: '127.0.0.1',
-    simulator: {
-      symbols: [...DEFAULT_SYMBOLS, { symbol: LIVE_SYMBOL, market: 'spot', tradesPerMinute: 6000 }],
-    },
-  });
+  running = await startTestPlatform('observability', { busySymbol: LIVE_SYMBOL });
+  platform = running.platform;
   // A REST backfill (loader child, connector, manager), a live stream that ends in 3 s (loader-ws),
   // and a refused request, a 404 and a missing workflow (HTTP and error series).
   const backfill = await workflow({
@@ -89,8 +72,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await platform?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await running?.close();
 });
 
 describe('/metrics of every function', () => {

@@ -4,42 +4,23 @@
  * publishing to the ingress, local runner, connector — to `completed`; with the runner handing
  * events to the functions directly (the default) and POSTing them as a KafkaSource does.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../shared/runtime/config.ts';
-import { PlatformConfig } from '../../functions/platform/config.ts';
-import { DEFAULT_SYMBOLS } from '../../functions/dummy-service/exchange/config.ts';
 import { DEMO_REQUEST, runDemo } from '../../functions/platform/demo.ts';
-import { startPlatform, type Platform } from '../../functions/platform/platform.ts';
+import type { Platform } from '../../functions/platform/platform.ts';
+import { startTestPlatform, type TestPlatform } from './start.ts';
 
-const logger = pino({ level: 'silent' });
 const LIVE_SYMBOL = 'SOLUSDT';
 
 describe.each(['direct', 'http'] as const)('platform (embedded default, runner delivery %s)', (delivery) => {
-  let dir: string;
+  let running: TestPlatform | undefined;
   let platform: Platform;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'sf-platform-'));
-    const cfg = loadConfig(PlatformConfig, {
-      PORT: '0',
-      SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_GRACE_MS: '2000',
-      RUNNER_DELIVERY: delivery,
+    running = await startTestPlatform('platform', {
+      busySymbol: LIVE_SYMBOL,
+      env: { RUNNER_DELIVERY: delivery },
     });
-    platform = await startPlatform({
-      cfg,
-      logger,
-      host: '127.0.0.1',
-      // The presets, plus a busy symbol for the live test: ~100 aggTrades/s, so its 3 s window is never empty.
-      simulator: {
-        symbols: [...DEFAULT_SYMBOLS, { symbol: LIVE_SYMBOL, market: 'spot', tradesPerMinute: 6000 }],
-      },
-    });
+    platform = running.platform;
   });
 
   /** Polls a workflow until it is completed; its error when it fails. */
@@ -60,8 +41,7 @@ describe.each(['direct', 'http'] as const)('platform (embedded default, runner d
     );
 
   afterAll(async () => {
-    await platform?.close();
-    await rm(dir, { recursive: true, force: true });
+    await running?.close();
   });
 
   it('wires every KafkaSource of kafka-sources/ to a running function and uses the simulator', async () => {

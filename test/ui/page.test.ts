@@ -10,19 +10,15 @@
  */
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { pino } from 'pino';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.ts';
-import { DEFAULT_SYMBOLS } from '../../functions/dummy-service/exchange/config.ts';
-import { PlatformConfig } from '../../functions/platform/config.ts';
-import { startPlatform, type Platform } from '../../functions/platform/platform.ts';
+import type { Platform } from '../../functions/platform/platform.ts';
+import { startTestPlatform, type TestPlatform } from '../platform/start.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
 import { identify, seriesKey } from '../../shared/contracts/records.ts';
-import { loadConfig } from '../../shared/runtime/config.ts';
 import { recordCoverage } from '../../shared/store/coverage.ts';
 import { createRegistry } from '../../shared/analytics/registry.ts';
 import type { ModelMetrics } from '../../shared/contracts/analytics.ts';
@@ -47,6 +43,7 @@ const HOLE = { from: START + 1.5 * 1440 * MIN, to: START + 1.75 * 1440 * MIN };
 
 describe('status page in headless chromium', () => {
   let dir: string;
+  let running: TestPlatform;
   let platform: Platform;
   let browser: Browser;
   let page: Page;
@@ -58,22 +55,9 @@ describe('status page in headless chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM))
       throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
-    dir = await mkdtemp(path.join(tmpdir(), 'sf-ui-'));
+    running = await startTestPlatform('ui', { busySymbol: LIVE_SYMBOL });
+    ({ platform, dir } = running);
     await mkdir(ARTIFACTS, { recursive: true });
-    const cfg = loadConfig(PlatformConfig, {
-      PORT: '0',
-      SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_GRACE_MS: '2000',
-    });
-    platform = await startPlatform({
-      cfg,
-      logger: pino({ level: 'silent' }),
-      host: '127.0.0.1',
-      simulator: {
-        symbols: [...DEFAULT_SYMBOLS, { symbol: LIVE_SYMBOL, market: 'spot', tradesPerMinute: 6000 }],
-      },
-    });
     const m = syntheticMarket({
       symbols: ['BTCUSDT'],
       bars: 3 * 1440,
@@ -205,8 +189,7 @@ describe('status page in headless chromium', () => {
     await browser?.close();
     for (const sock of sockets) sock.destroy();
     proxy?.close();
-    await platform?.close();
-    await rm(dir, { recursive: true, force: true });
+    await running?.close();
   });
 
   it('loads without console errors and connects its event stream', async () => {
