@@ -3,6 +3,9 @@
 # function a Knative Service runs; Jobs override the command (knative/jobs/*.yaml:
 # `node --import tsx functions/<target>/main.ts`). TypeScript runs directly through tsx, a
 # production dependency, so there is no compile step. Node 22 LTS (the code needs Node >= 20.19).
+# Without a Docker engine, image/build.sh builds the same image (same /app contents, user,
+# port and entrypoint; Debian 12 + the build machine's Node) as an OCI layout: docs/image.md.
+# test/image builds it, runs every entrypoint from it and checks that it agrees with this file.
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ---- deps: production dependencies, with the toolchain better-sqlite3 needs when no prebuilt

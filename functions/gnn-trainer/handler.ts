@@ -2,12 +2,12 @@
  * gnn-trainer's run (issue 14): one `gnn_train` command → one trained, evaluated, registered
  * model. It reads the graph's snapshots and the klines of its symbols from the store, trains the
  * GNN and its baselines on one time-ordered split (shared/analytics/gnn), writes the tfjs
- * artifact, and reports: `started`, training progress (epoch, loss, validation accuracy) on
+ * artifact through the artifact store (a directory or an S3-compatible bucket), and reports: `started`, training progress (epoch, loss, validation accuracy) on
  * queue-events, and a final `completed` event that carries the model's registry entry (the
  * manager stores it: this Job only publishes). Bad or missing inputs end the workflow in `error`
  * with a message saying what is missing.
  */
-import path from 'node:path';
+import { ArtifactUnavailableError, type ArtifactStore } from '../../shared/artifacts/store.ts';
 import type { Publisher } from '../../shared/bus/event-bus.ts';
 import type { ModelInfo } from '../../shared/contracts/analytics.ts';
 import { intervalMs } from '../../shared/contracts/common.ts';
@@ -29,7 +29,8 @@ export interface TrainerDeps {
   bus: Publisher;
   store: Store;
   logger: Logger;
-  artifactDir: string;
+  /** Where the model's artifact goes (a directory or an S3-compatible bucket, shared/artifacts). */
+  artifacts: ArtifactStore;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   progressIntervalMs: number;
   now?: () => number;
@@ -68,6 +69,9 @@ export async function runTraining(
     if (graph.interval === '1M') throw new InvalidInputError('graphs of 1M bars cannot be trained on');
     const snapshots = await d.store.graphSnapshots(graph.graph_id, { limit: 1_000_000 });
     if (snapshots.length === 0) throw new InvalidInputError(`graph ${graph.graph_id} has no snapshots`);
+    // The artifact store is checked before training, so a store that is down costs no training.
+    const uri = d.artifacts.uriFor(cmd.queue_id);
+    await d.artifacts.list(uri);
     const bars = await readBars(d.store, graph);
     const returns = alignReturns(graph.symbols, bars, {
       start: graph.start,
@@ -86,8 +90,7 @@ export async function runTraining(
           .catch((err: unknown) => log.warn({ err }, 'progress report failed'));
       },
     });
-    const dir = path.resolve(d.artifactDir, cmd.queue_id);
-    const saved = await saveModel(result.model, dir);
+    const saved = await saveModel(result.model, d.artifacts, uri);
     const model: ModelInfo = {
       model_id: cmd.queue_id,
       queue_id: cmd.queue_id,
@@ -105,7 +108,7 @@ export async function runTraining(
       metrics: result.metrics,
       baselines: result.baselines,
       comparisons: result.comparisons,
-      artifact: dir,
+      artifact: saved.uri,
       feature_mean: result.feature_mean,
       feature_std: result.feature_std,
       created_at: new Date(now()).toISOString(),
@@ -115,7 +118,13 @@ export async function runTraining(
       ? `; vs mlp ${(100 * mlp.accuracy_diff).toFixed(1)} pts [${(100 * mlp.accuracy_diff_ci[0]).toFixed(1)}, ${(100 * mlp.accuracy_diff_ci[1]).toFixed(1)}]`
       : '';
     log.info(
-      { model_id: model.model_id, bytes: saved.bytes, backend: result.backend, metrics: result.metrics },
+      {
+        model_id: model.model_id,
+        artifact: saved.uri,
+        bytes: saved.bytes,
+        backend: result.backend,
+        metrics: result.metrics,
+      },
       'model trained',
     );
     await reporter.completed(
@@ -138,8 +147,13 @@ export async function runTraining(
     const message = err instanceof Error ? err.message : String(err);
     if (bad) log.info({ err: message }, 'training refused');
     else log.error({ err }, 'training failed');
+    const code = bad
+      ? 'invalid_input'
+      : err instanceof ArtifactUnavailableError
+        ? 'artifact_store'
+        : 'internal';
     await reporter
-      .error({ code: bad ? 'invalid_input' : 'internal', message, source: FUNCTION_NAME })
+      .error({ code, message, source: FUNCTION_NAME })
       .catch((e: unknown) => log.error({ err: e }, 'could not report the error'));
     return bad ? 0 : 1;
   }

@@ -1,8 +1,9 @@
 /**
- * gnn-trainer Job entrypoint: the only file that reads the environment. Builds the publisher and
- * the store, trains on the command's graph and exits with the run's code. SIGTERM (the launcher's
+ * gnn-trainer Job entrypoint: the only file that reads the environment. Builds the publisher, the
+ * store and the artifact store, trains on the command's graph and exits with the run's code. SIGTERM (the launcher's
  * stop, or Kubernetes deleting the Job) stops training between epochs with a `cancelled` event.
  */
+import { createArtifactStore, type ArtifactStoreHandle } from '../../shared/artifacts/config.ts';
 import { createPublisher } from '../../shared/bus/create-bus.ts';
 import { ConfigError, loadConfig } from '../../shared/runtime/config.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
@@ -12,8 +13,10 @@ import { FUNCTION_NAME, TrainerConfig } from './schema.ts';
 
 async function main(): Promise<ExitCode> {
   let cfg: TrainerConfig;
+  let artifacts: ArtifactStoreHandle;
   try {
     cfg = loadConfig(TrainerConfig, process.env);
+    artifacts = createArtifactStore(cfg);
   } catch (err) {
     createLogger(FUNCTION_NAME).error(
       { problems: err instanceof ConfigError ? err.problems : String(err) },
@@ -33,13 +36,14 @@ async function main(): Promise<ExitCode> {
         bus,
         store,
         logger,
-        artifactDir: cfg.ARTIFACT_DIR,
+        artifacts,
         backend: cfg.TFJS_BACKEND,
         progressIntervalMs: cfg.TRAIN_PROGRESS_MS,
       },
       stop.signal,
     );
   } finally {
+    artifacts.close();
     await bus.close().catch((err: unknown) => logger.warn({ err }, 'closing the bus failed'));
     await store.close().catch((err: unknown) => logger.warn({ err }, 'closing the store failed'));
   }

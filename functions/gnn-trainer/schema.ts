@@ -1,8 +1,9 @@
 /**
  * gnn-trainer's environment (a Job; a child process in the local modes): its command, where it
- * publishes and reads, where it writes model artifacts and which TensorFlow.js backend it wants.
+ * publishes and reads, where it writes model artifacts (a directory or an S3-compatible bucket) and which TensorFlow.js backend it wants.
  */
 import { z } from 'zod';
+import { ArtifactConfigShape } from '../../shared/artifacts/config.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
 
 export const FUNCTION_NAME = 'gnn-trainer';
@@ -12,8 +13,8 @@ export const TrainerConfig = BaseConfig.extend({
   STREAMFORGE_COMMAND: z.string().min(1).optional(),
   /** Embedded mode: the parent's ingress, where this child publishes (shared/bus/create-bus.ts). */
   STREAMFORGE_INGRESS_URL: z.url().optional(),
-  /** Model artifacts (tfjs model.json + weights.bin), one directory per model. */
-  ARTIFACT_DIR: z.string().min(1).default('data/models'),
+  /** Where model artifacts go (tfjs model.json + weights.bin): ARTIFACT_STORE, ARTIFACT_DIR, ARTIFACT_S3_* (docs/artifacts.md). */
+  ...ArtifactConfigShape,
   /** auto: tfjs-node when installed, else WebAssembly, else the plain JS CPU backend. */
   TFJS_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   /** Least time between two training progress events. */

@@ -15,6 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { artifactJobEnv, createArtifactStore } from '../../shared/artifacts/config.ts';
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { createIngress } from '../../shared/bus/ingress.ts';
@@ -42,6 +43,7 @@ import { DEFAULT_LOAD_BUDGET, EMBEDDED_LOAD_BUDGET } from '../dummy-service/sche
 import { createLocalRunner, type LocalRunner } from '../local-runner/runner.ts';
 import { createManager } from '../queue-manager/app.ts';
 import { settingsFromConfig } from '../queue-manager/config.ts';
+import { createPredictor } from '../queue-manager/predict.ts';
 import type { PlatformConfig } from './config.ts';
 
 export interface PlatformOptions {
@@ -232,13 +234,18 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const dummyServer = await serveFn('dummy-service', dummy.app);
 
     // Jobs get the platform's view of the world, whatever this process's environment says.
+    const artifactDir = path.join(path.dirname(sqlitePath), 'models');
+    const artifacts = createArtifactStore({ ...cfg, ARTIFACT_DIR: artifactDir });
+    closers.push(() => Promise.resolve(artifacts.close()));
     const jobEnv: Record<string, string> = {
       BINANCE_API_URL: exchange.api,
       BINANCE_FAPI_URL: exchange.fapi,
       BINANCE_ARCHIVE_URL: exchange.archive,
       SQLITE_PATH: sqlitePath,
-      // gnn-trainer writes model artifacts beside the store, where the manager reads them (predict).
-      ARTIFACT_DIR: path.join(path.dirname(sqlitePath), 'models'),
+      // gnn-trainer writes model artifacts beside the store, where the manager reads them (predict),
+      // or to ARTIFACT_STORE (s3://…) with this process's S3 settings (docs/artifacts.md).
+      ARTIFACT_DIR: artifactDir,
+      ...artifactJobEnv(cfg, { secrets: true }),
       LOG_LEVEL: cfg.LOG_LEVEL,
       KAFKA_BROKERS: cfg.KAFKA_BROKERS.join(','),
       ...(childIngressUrl === undefined ? {} : { STREAMFORGE_INGRESS_URL: childIngressUrl }),
@@ -255,6 +262,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       launcher,
       intakeAuth,
       logger: log('queue-manager'),
+      predictor: createPredictor({ store, logger: log('queue-manager'), artifacts }),
       settings: {
         ...settingsFromConfig(
           { ...cfg, BINANCE_API_URL: exchange.api, BINANCE_FAPI_URL: exchange.fapi },

@@ -3,6 +3,7 @@
  * plain settings the rest of the manager works with.
  */
 import { z } from 'zod';
+import { ArtifactConfigShape, artifactJobEnv } from '../../shared/artifacts/config.ts';
 import { DEFAULT_RANGE_LIMITS, type RangeLimits } from '../../shared/contracts/request-rules.ts';
 import { Target } from '../../shared/contracts/workflow.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
@@ -31,6 +32,8 @@ const ImageAllowList = z
 
 export const ManagerConfig = BaseConfig.extend({
   ...IntakeAuthConfig.shape,
+  /** Where model artifacts are read (predict) and gnn-trainer Jobs write them (docs/artifacts.md). */
+  ...ArtifactConfigShape,
   /** Bearer token for mutating endpoints; required when the API listens beyond loopback. */
   API_TOKEN: z.string().min(1).optional(),
   /** Serve the API beyond loopback without a token anyway (behind a proxy that authenticates). */
@@ -121,6 +124,8 @@ export function settingsFromConfig(
     jobEnv: {
       BINANCE_API_URL: cfg.BINANCE_API_URL,
       BINANCE_FAPI_URL: cfg.BINANCE_FAPI_URL,
+      // gnn-trainer writes where predict reads; keys come from a Secret, never the Job's spec.
+      ...artifactJobEnv(cfg, { secrets: false }),
       ...extraJobEnv,
     },
     heartbeatMs: DEFAULT_SETTINGS.heartbeatMs,

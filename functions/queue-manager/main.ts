@@ -1,11 +1,12 @@
 /**
- * Entrypoint: the only file that reads the environment. Builds the store, the bus and the job
- * launcher, starts the manager and serves it on PORT. Importing this module starts nothing
+ * Entrypoint: the only file that reads the environment. Builds the store, the bus, the job
+ * launcher and the artifact store, starts the manager and serves it on PORT. Importing this module starts nothing
  * unless it is the process's entry file, so the platform runner can use the factories below.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createArtifactStore } from '../../shared/artifacts/config.ts';
 import { createBus } from '../../shared/bus/create-bus.ts';
 import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
 import type { JobLauncher } from '../../shared/jobs/job-launcher.ts';
@@ -16,6 +17,7 @@ import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { serve } from '../../shared/runtime/serve.ts';
 import { createStore } from '../../shared/store/create-store.ts';
 import { FUNCTION_NAME, createManager } from './app.ts';
+import { createPredictor } from './predict.ts';
 import { apiExposureProblem, ManagerConfig, settingsFromConfig } from './config.ts';
 import { verifierFromConfig } from '../../shared/runtime/intake-auth.ts';
 import { ConfigError } from '../../shared/runtime/config.ts';
@@ -52,11 +54,13 @@ async function main(): Promise<void> {
   const store = createStore(cfg, logger);
   const bus = createBus(cfg, logger);
   const launcher = createLauncher(cfg, logger);
+  const artifacts = createArtifactStore(cfg);
   const manager = createManager({
     store,
     bus,
     launcher,
     logger,
+    predictor: createPredictor({ store, logger, artifacts }),
     settings: settingsFromConfig(cfg),
     intakeAuth,
   });
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
       await launcher.close();
       await bus.close();
       await store.close();
+      artifacts.close();
     },
   });
   logger.info({ url: server.url, launcher: cfg.JOB_LAUNCHER }, 'queue-manager listening');

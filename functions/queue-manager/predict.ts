@@ -4,9 +4,13 @@
  * the last `lags` returns up to it, the graph is the model's graph's latest snapshot taken at or
  * before it (no look-ahead, docs/analytics.md). TensorFlow.js loads on the first call only, so a
  * manager that never predicts never pays for it. Inputs that are not stored are a 409 that says
- * which; a model whose artifact is gone is a 409 too.
+ * which; a model whose artifact cannot be read (gone, or its store unreachable) is a 409 too, with
+ * the reason. Artifacts are read through the artifact-store port (shared/artifacts): a `file://`
+ * or `s3://` URI, or a plain directory path from registries written before URIs.
  */
 import { z } from '@hono/zod-openapi';
+import { createArtifactStore } from '../../shared/artifacts/config.ts';
+import type { ArtifactStore } from '../../shared/artifacts/store.ts';
 import type { ModelInfo } from '../../shared/contracts/analytics.ts';
 import { intervalMs } from '../../shared/contracts/common.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
@@ -36,7 +40,18 @@ export interface Predictor {
   predict(model: ModelInfo): Promise<Prediction>;
 }
 
-export function createPredictor(d: { store: Store; logger: Logger }): Predictor {
+export interface PredictorDeps {
+  store: Store;
+  logger: Logger;
+  /**
+   * Where artifacts are read (shared/artifacts; main.ts builds it from ARTIFACT_*). Default: a
+   * store that reads `file://` URIs and plain directory paths only.
+   */
+  artifacts?: ArtifactStore | undefined;
+}
+
+export function createPredictor(d: PredictorDeps): Predictor {
+  const artifacts = d.artifacts ?? createArtifactStore({});
   return {
     async predict(model) {
       const interval = model.interval === '1M' ? null : model.interval;
@@ -77,10 +92,14 @@ export function createPredictor(d: { store: Store; logger: Logger }): Predictor 
       const { tf, backend } = await selectBackend();
       let net;
       try {
-        net = await loadModel(tf, model.artifact);
+        net = await loadModel(tf, artifacts, model.artifact);
       } catch (err) {
-        d.logger.warn({ err, model_id: model.model_id }, 'model artifact unreadable');
-        throw new ConflictError(`model ${model.model_id}: its artifact at ${model.artifact} cannot be read`);
+        // Missing, unreachable store, or not a model: the caller can act on the reason (409).
+        const reason = err instanceof Error ? err.message : String(err);
+        d.logger.warn({ err: reason, model_id: model.model_id }, 'model artifact unreadable');
+        throw new ConflictError(
+          `model ${model.model_id}: its artifact at ${model.artifact} cannot be read: ${reason}`,
+        );
       }
       try {
         const out = predictLatest(tf, net, returns, snapshot, {

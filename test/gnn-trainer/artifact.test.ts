@@ -1,6 +1,6 @@
 /**
  * A trained model's life after training (shared/analytics/gnn/artifact.ts, predict.ts): saved as
- * model.json + weights.bin and loaded back with its custom graph layers, it predicts the same
+ * model.json + weights.bin through the artifact store's directory adapter and loaded back with its custom graph layers, it predicts the same
  * numbers bit for bit; `predictLatest` builds the same features as training did; and it refuses
  * a snapshot from the future or an asset without its last returns.
  */
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.ts';
 import { loadModel, saveModel } from '../../shared/analytics/gnn/artifact.ts';
+import { createDirectoryStore } from '../../shared/artifacts/directory.ts';
 import { selectBackend, type Tf } from '../../shared/analytics/gnn/backend.ts';
 import { buildDataset, type ReturnsInput } from '../../shared/analytics/gnn/dataset.ts';
 import { predictSpan } from '../../shared/analytics/gnn/fit.ts';
@@ -52,12 +53,19 @@ describe.each(['gcn', 'gat'] as const)('a trained %s', (architecture) => {
   });
 
   it('saves and loads back to the same predictions, bit for bit', async () => {
-    const to = path.join(dir, architecture);
-    const saved = await saveModel(r.model, to, { feature_mean: r.feature_mean, architecture });
-    expect(saved.files.map((f) => path.basename(f))).toEqual(['model.json', 'weights.bin']);
-    const sizes = await Promise.all(saved.files.map(async (f) => (await stat(f)).size));
+    const store = createDirectoryStore(dir);
+    const to = store.uriFor(architecture);
+    const saved = await saveModel(r.model, store, to, { feature_mean: r.feature_mean, architecture });
+    expect(saved.files).toEqual(['model.json', 'weights.bin']);
+    const sizes = await Promise.all(
+      saved.files.map(async (f) => (await stat(path.join(dir, architecture, f))).size),
+    );
     expect(saved.bytes).toBe(sizes[0]! + sizes[1]!);
-    const loaded = await loadModel(tf, to);
+    // Registries written before URIs hold the plain directory path: it loads the same model.
+    const old = await loadModel(tf, store, path.join(dir, architecture));
+    expect(old.getWeights().length).toBe(r.model.getWeights().length);
+    old.dispose();
+    const loaded = await loadModel(tf, store, to);
     try {
       expect(loaded.getUserDefinedMetadata()).toEqual({ feature_mean: r.feature_mean, architecture });
       expect(loaded.getWeights().map((w) => w.dataSync())).toEqual(

@@ -59,7 +59,19 @@ export interface Exchange {
   listingTime: MarketData['listingTime'];
   /** The WebSocket server of this exchange once created (ws/server.ts), else undefined. */
   readonly ws: { current: WsControl | undefined };
+  /**
+   * A 429/418 storm on demand (POST /sim/faults): the next `remaining` weighed requests are
+   * answered with `status` and `Retry-After: retryAfterS`, whatever the weight used.
+   */
+  readonly storm: { current: RateStorm | undefined };
   readonly app: Hono<ExchangeEnv>;
+}
+
+/** A burst of rate-limit answers (faults.ts `RateStorm` schema). */
+export interface RateStorm {
+  status: 429 | 418;
+  remaining: number;
+  retryAfterS: number;
 }
 
 /** Everything but the app: what the routes work with. */
@@ -108,6 +120,7 @@ export function createExchange(opts: ExchangeOptions = {}): Exchange {
   const counters = freshCounters();
   let seq = 0;
   const ws: ExchangeCore['ws'] = { current: undefined };
+  const storm: ExchangeCore['storm'] = { current: undefined };
   const core: ExchangeCore = {
     config,
     data,
@@ -123,11 +136,13 @@ export function createExchange(opts: ExchangeOptions = {}): Exchange {
       Object.assign(counters, freshCounters());
       limiters.spot.reset();
       limiters.usdm.reset();
+      storm.current = undefined;
       ws.current?.reset();
     },
     gapsIn: data.gapsIn,
     listingTime: data.listingTime,
     ws,
+    storm,
   };
   return { ...core, app: exchangeRoutes(core) };
 }

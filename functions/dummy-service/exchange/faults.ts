@@ -9,6 +9,7 @@
  * or refunded. A malformed body is a request the exchange processed (weight counted) whose
  * answer was cut on the way back.
  */
+import { z } from 'zod';
 import type { ExchangeConfig } from './config.ts';
 import { hashKeys, hashString, Rng } from './prng.ts';
 
@@ -56,3 +57,19 @@ export class FaultInjector {
     return { latencyMs, fault, status, malformed: r.next() < this.cfg.malformedRate };
   }
 }
+
+/**
+ * Body of POST /sim/faults: `{"storm":{"status":429,"requests":20,"retryAfterS":1}}` answers the
+ * next `requests` weighed requests (any market) with 429 (or 418, a ban) and that Retry-After,
+ * as Binance does when an IP is over its limit or banned; `{"storm":null}` ends a storm.
+ */
+export const RestFault = z.strictObject({
+  storm: z
+    .strictObject({
+      status: z.union([z.literal(429), z.literal(418)]),
+      requests: z.number().int().min(1).max(100_000),
+      retryAfterS: z.number().int().min(1).max(3600).default(1),
+    })
+    .nullable(),
+});
+export type RestFault = z.infer<typeof RestFault>;

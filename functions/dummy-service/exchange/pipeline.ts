@@ -59,6 +59,20 @@ export function createPipeline(ex: ExchangeCore) {
         const e = SERVER_ERRORS[plan.status];
         return new Response(e.body, { status: plan.status, headers: { 'Content-Type': e.type } });
       }
+      const storm = ex.storm.current;
+      if (storm !== undefined && storm.remaining > 0) {
+        // An injected storm (POST /sim/faults): answered like an IP over its limit, or banned.
+        if (--storm.remaining === 0) ex.storm.current = undefined;
+        count(storm.status);
+        const msg =
+          storm.status === 418
+            ? 'Way too much request weight used; IP banned (simulated storm). Please use WebSocket Streams for live updates to avoid bans.'
+            : 'Too much request weight used (simulated storm). Please use WebSocket Streams for live updates to avoid polling the API.';
+        return new Response(new BinanceApiError(storm.status, -1003, msg).body(), {
+          status: storm.status,
+          headers: { 'Content-Type': JSON_TYPE, 'Retry-After': String(storm.retryAfterS) },
+        });
+      }
       const now = ex.now();
       const q = c.req.query();
       const verdict = ex.limiters[market].charge(clientIp(c), weight(q), now);

@@ -1,6 +1,6 @@
 /**
  * Binance REST paths over the simulated market: spot `/api/v3/*`, USD-M `/fapi/v1/*`, plus
- * `/sim/stats`, `/sim/reset`, `/sim/gaps` and the WebSocket server's `/sim/ws/stats`,
+ * `/sim/stats`, `/sim/reset`, `/sim/gaps`, `/sim/faults` (429/418 storms) and the WebSocket server's `/sim/ws/stats`,
  * `/sim/ws/faults`, `/sim/ws/reset` (404 until createWsExchange registered one). Every exchange request goes through the pipeline
  * (pipeline.ts): faults, weight, handler, headers. The data.binance.vision tree `/data/...`
  * (archive.ts) is mounted here too, outside the pipeline.
@@ -15,6 +15,7 @@ import { createPipeline, type ExchangeEnv, type Handler } from './pipeline.ts';
 import { err, readInt, readInterval, readLimit, readSymbol, readTime, type Query } from './params.ts';
 import { spotDepthWeight, usdmDepthWeight, usdmKlinesWeight } from './weights.ts';
 import { WsFault } from './ws/config.ts';
+import { RestFault } from './faults.ts';
 
 type Env = ExchangeEnv;
 
@@ -210,6 +211,15 @@ export function exchangeRoutes(ex: ExchangeCore): Hono<Env> {
   app.post('/sim/reset', (c) => {
     ex.reset();
     return c.json({ ok: true });
+  });
+  app.post('/sim/faults', async (c) => {
+    const body: unknown = await c.req.json().catch(() => undefined);
+    const fault = RestFault.safeParse(body);
+    if (!fault.success) return c.json({ error: fault.error.issues.map((i) => i.message).join('; ') }, 400);
+    const s = fault.data.storm;
+    ex.storm.current =
+      s === null ? undefined : { status: s.status, remaining: s.requests, retryAfterS: s.retryAfterS };
+    return c.json({ ok: true, injected: fault.data });
   });
   const noWs = { error: 'no WebSocket server on this exchange' };
   app.get('/sim/ws/stats', (c) => (ex.ws.current ? c.json(ex.ws.current.stats()) : c.json(noWs, 404)));

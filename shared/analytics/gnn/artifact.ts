@@ -1,13 +1,13 @@
 /**
- * A trained model on disk in the tfjs LayersModel format (issue 15): `model.json` (topology,
- * weights manifest, optional metadata) and `weights.bin`. Written through a custom save handler
- * and read through `fromMemory`, because the `file://` handler exists only in tfjs-node and this
- * must work on every backend. Importing this module registers the custom graph layers, which
- * loading needs.
+ * A trained model in the tfjs LayersModel format (issue 15): `model.json` (topology, weights
+ * manifest, optional metadata) and `weights.bin`, stored through the artifact-store port
+ * (shared/artifacts: a directory or an S3-compatible bucket, addressed by a URI; issue 16).
+ * Written through a custom save handler and read through `fromMemory`, because the `file://`
+ * handler exists only in tfjs-node and this must work on every backend and every store.
+ * Importing this module registers the custom graph layers, which loading needs.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import type { ArtifactStore } from '../../artifacts/store.ts';
 import type { Tf } from './backend.ts';
 import './layers.ts';
 
@@ -15,21 +15,21 @@ export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 
 export interface SavedModel {
-  /** Absolute paths written. */
+  /** The artifact's URI (`file:///…/` or `s3://bucket/prefix/id/`). */
+  uri: string;
+  /** File names written, in the artifact. */
   files: string[];
   bytes: number;
 }
 
-/** Write `model` to `dir` (created if needed); `metadata` lands in model.json's userDefinedMetadata. */
-export async function saveModel(
+/** The model's two files in memory; `metadata` lands in model.json's userDefinedMetadata. */
+export async function modelFiles(
   model: TF.LayersModel,
-  dir: string,
   metadata?: Record<string, unknown>,
-): Promise<SavedModel> {
+): Promise<[string, Uint8Array][]> {
   // The handler runs inside model.save; the tfjs namespace comes with the handler factory.
   const tf = await import('@tensorflow/tfjs');
-  await mkdir(dir, { recursive: true });
-  let saved: SavedModel | undefined;
+  let files: [string, Uint8Array][] | undefined;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
       if (a.modelTopology === undefined || a.weightSpecs === undefined)
@@ -50,26 +50,50 @@ export async function saveModel(
             }
           : {}),
       };
-      const text = JSON.stringify(json);
-      const files = [path.resolve(dir, MODEL_FILE), path.resolve(dir, WEIGHTS_FILE)];
-      await writeFile(files[0]!, text);
-      await writeFile(files[1]!, weights);
-      saved = { files, bytes: Buffer.byteLength(text) + weights.byteLength };
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
+      // weights first: a reader that finds model.json finds its weights.
+      files = [
+        [WEIGHTS_FILE, weights],
+        [MODEL_FILE, new TextEncoder().encode(JSON.stringify(json))],
+      ];
+      return Promise.resolve({ modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) });
     }),
   );
-  return saved!;
+  return files!;
 }
 
-/** Read a model written by `saveModel` (its metadata: `model.getUserDefinedMetadata()`). */
-export async function loadModel(tf: Tf, dir: string): Promise<TF.LayersModel> {
-  const json = JSON.parse(await readFile(path.join(dir, MODEL_FILE), 'utf8')) as TF.io.ModelJSON;
+/** Writes `model` to the artifact `uri` of `store`. */
+export async function saveModel(
+  model: TF.LayersModel,
+  store: ArtifactStore,
+  uri: string,
+  metadata?: Record<string, unknown>,
+): Promise<SavedModel> {
+  const files = await modelFiles(model, metadata);
+  const { bytes } = await store.put(uri, files);
+  return { uri, files: [MODEL_FILE, WEIGHTS_FILE], bytes };
+}
+
+/**
+ * Reads a model written by `saveModel` (its metadata: `model.getUserDefinedMetadata()`). `uri` is
+ * an artifact URI or, as registries stored before URIs, a plain directory path. The port's
+ * ArtifactNotFoundError / ArtifactUnavailableError pass through.
+ */
+export async function loadModel(tf: Tf, store: ArtifactStore, uri: string): Promise<TF.LayersModel> {
+  const text = new TextDecoder().decode(await store.get(uri, MODEL_FILE));
+  let json: TF.io.ModelJSON;
+  try {
+    json = JSON.parse(text) as TF.io.ModelJSON;
+  } catch (err) {
+    throw new Error(`artifact ${uri}: ${MODEL_FILE} is not JSON (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
   const artifacts = await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
     const specs = manifest.flatMap((group) => group.weights);
     const buffers = await Promise.all(
-      manifest.flatMap((group) => group.paths).map((p) => readFile(path.join(dir, p))),
+      manifest.flatMap((group) => group.paths).map((p) => store.get(uri, p.replace(/^\.\//, ''))),
     );
-    const data = buffers.map((b) => new Uint8Array(b).buffer);
+    const data = buffers.map((b) => b.slice().buffer);
     return [specs, tf.io.CompositeArrayBuffer.join(data)];
   });
   return tf.loadLayersModel(tf.io.fromMemory(artifacts));
