@@ -1,11 +1,14 @@
 /**
  * JobLauncher on Kubernetes (@kubernetes/client-node 1.x, object-parameter API): one batch/v1 Job
  * per workflow attempt, rendered from the template (render-job.ts); cancel deletes the workflow's
- * Jobs with background propagation (their pods go too). Finished Jobs are found by polling the
- * Jobs labelled `app.kubernetes.io/part-of=streamforge`, which also reports Jobs that finished
- * while the manager was down.
+ * Jobs with background propagation (their pods go too). Finished Jobs are found by watching the
+ * Jobs labelled `app.kubernetes.io/part-of=streamforge` (an exit is reported as soon as the Job
+ * controller marks it Complete or Failed) and by listing them: once when a listener registers,
+ * which also reports Jobs that finished while the manager was down, then every pollIntervalMs in
+ * case the watch missed something while it reconnected. Each finished Job is reported once.
+ * Verbs used: create, list, watch, delete (knative/rbac.yaml; test/cluster checks them).
  */
-import { BatchV1Api, KubeConfig, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import type { Logger } from '../runtime/logger.ts';
 import type { JobExit, JobHandle, JobLauncher, JobSpec } from './job-launcher.ts';
 import { JobLabels, renderJob, type JobManifest } from './render-job.ts';
@@ -15,8 +18,12 @@ export interface K8sLauncherOptions {
   namespace: string;
   template: JobManifest;
   logger: Logger;
-  /** How often finished Jobs are looked for; 0 = never (no exit reports). Default 10 s. */
+  /** How often finished Jobs are listed besides the watch; 0 = no periodic list. Default 10 s. */
   pollIntervalMs?: number;
+  /** Watch Jobs for exits (default true); false = list only (every pollIntervalMs). */
+  watch?: boolean;
+  /** Delay before the watch is opened again after it ended or failed. Default 2 s. */
+  rewatchDelayMs?: number;
 }
 
 /** In a pod: the service account's config; elsewhere: KUBECONFIG or ~/.kube/config. */
@@ -44,51 +51,102 @@ function exitCodeOf(job: V1Job): number | undefined {
 export function createK8sLauncher(opts: K8sLauncherOptions): JobLauncher {
   const batch = opts.kubeConfig.makeApiClient(BatchV1Api);
   const { namespace, logger } = opts;
+  const selector = `${JobLabels.partOf}=streamforge`;
   const listeners: ((exit: JobExit) => void)[] = [];
   /** Finished Jobs already reported (pruned when the Job is gone). */
   const reported = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
+  let rewatch: NodeJS.Timeout | undefined;
+  let watching: AbortController | undefined;
   let polling: Promise<void> | undefined;
+  let started = false;
+  let closed = false;
+
+  /** Reports `job` if it finished and was not reported yet; returns its name when it counts. */
+  function consider(job: V1Job): string | undefined {
+    const name = job.metadata?.name;
+    const labels = job.metadata?.labels ?? {};
+    const queueId = labels[JobLabels.queueId];
+    const code = exitCodeOf(job);
+    if (!name || !queueId || code === undefined) return undefined;
+    if (reported.has(name)) return name;
+    reported.add(name);
+    const attempt = Number(labels[JobLabels.attempt]);
+    const exit: JobExit = {
+      queue_id: queueId,
+      name,
+      code,
+      signal: null,
+      ...(attempt > 0 ? { attempt } : {}),
+    };
+    logger.info({ queue_id: queueId, job: name, code }, 'job finished');
+    for (const l of listeners) l(exit);
+    return name;
+  }
 
   async function poll(): Promise<void> {
-    const list = await batch.listNamespacedJob({
-      namespace,
-      labelSelector: `${JobLabels.partOf}=streamforge`,
-    });
+    const list = await batch.listNamespacedJob({ namespace, labelSelector: selector });
     const seen = new Set<string>();
     for (const job of list.items) {
-      const name = job.metadata?.name;
-      const labels = job.metadata?.labels ?? {};
-      const queueId = labels[JobLabels.queueId];
-      const code = exitCodeOf(job);
-      if (!name || !queueId || code === undefined) continue;
-      seen.add(name);
-      if (reported.has(name)) continue;
-      reported.add(name);
-      const attempt = Number(labels[JobLabels.attempt]);
-      const exit: JobExit = {
-        queue_id: queueId,
-        name,
-        code,
-        signal: null,
-        ...(attempt > 0 ? { attempt } : {}),
-      };
-      logger.info({ queue_id: queueId, job: name, code }, 'job finished');
-      for (const l of listeners) l(exit);
+      const name = consider(job);
+      if (name) seen.add(name);
     }
     for (const name of reported) if (!seen.has(name)) reported.delete(name);
   }
 
-  function startPolling(): void {
+  function pollNow(): void {
+    polling ??= poll()
+      .catch((err: unknown) => logger.warn({ err }, 'could not list Jobs'))
+      .finally(() => {
+        polling = undefined;
+      });
+  }
+
+  function scheduleWatch(): void {
+    if (closed || rewatch) return;
+    rewatch = setTimeout(() => {
+      rewatch = undefined;
+      void openWatch();
+    }, opts.rewatchDelayMs ?? 2000);
+    rewatch.unref();
+  }
+
+  async function openWatch(): Promise<void> {
+    if (closed) return;
+    try {
+      const controller = await new Watch(opts.kubeConfig).watch(
+        `/apis/batch/v1/namespaces/${encodeURIComponent(namespace)}/jobs`,
+        { labelSelector: selector },
+        (phase: string, job: V1Job) => {
+          if (phase === 'ADDED' || phase === 'MODIFIED') consider(job);
+          else if (phase === 'DELETED' && job.metadata?.name) reported.delete(job.metadata.name);
+        },
+        (err: unknown) => {
+          watching = undefined;
+          if (closed) return;
+          // A watch ends normally after the server's timeout; anything else is worth a line.
+          if (err) logger.warn({ err }, 'Job watch ended; watching again');
+          // What finished while the watch was down is found by the next list.
+          pollNow();
+          scheduleWatch();
+        },
+      );
+      if (closed) controller.abort();
+      else watching = controller;
+    } catch (err) {
+      logger.warn({ err }, 'could not watch Jobs');
+      scheduleWatch();
+    }
+  }
+
+  function start(): void {
+    if (started) return;
+    started = true;
+    pollNow();
+    if (opts.watch ?? true) void openWatch();
     const every = opts.pollIntervalMs ?? 10_000;
-    if (timer || every <= 0) return;
-    timer = setInterval(() => {
-      polling ??= poll()
-        .catch((err: unknown) => logger.warn({ err }, 'could not list Jobs'))
-        .finally(() => {
-          polling = undefined;
-        });
-    }, every);
+    if (every <= 0) return;
+    timer = setInterval(pollNow, every);
     timer.unref();
   }
 
@@ -126,12 +184,17 @@ export function createK8sLauncher(opts: K8sLauncherOptions): JobLauncher {
 
     onExit(listener) {
       listeners.push(listener);
-      startPolling();
+      start();
     },
 
     async close() {
+      closed = true;
       if (timer) clearInterval(timer);
+      if (rewatch) clearTimeout(rewatch);
       timer = undefined;
+      rewatch = undefined;
+      watching?.abort();
+      watching = undefined;
       await polling;
     },
   };

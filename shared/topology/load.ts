@@ -1,17 +1,21 @@
 /**
  * Loads and validates the topology directory (`kafka-sources/`): one KafkaSource per consuming
- * function (`<function>.yaml`, metadata.name = the function) and `topics.yaml`. Every problem
- * in every file is reported at once, each with its file and path.
+ * function (`<function>.yaml`, metadata.name = the function) and `topics.yaml` (Strimzi KafkaTopic
+ * objects, the one definition of the topics, applied in a cluster and created locally).
+ * `kustomization.yaml` is kustomize's, not a source. Every problem in every file is reported at
+ * once, each with its file and path.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import type { TopicSpec } from '../bus/event-bus.ts';
-import { KafkaSource, TopicsFile } from './schema.ts';
+import { KafkaSource, KafkaTopic } from './schema.ts';
 
 /** Name of the topic definitions file inside the topology directory. */
 export const TOPICS_FILE = 'topics.yaml';
+/** kustomize's file in the topology directory (`kubectl apply -k kafka-sources/`). */
+export const KUSTOMIZATION_FILE = 'kustomization.yaml';
 
 /** Invalid topology: `problems` holds one line per problem, `<file>: <path>: <message>`. */
 export class TopologyError extends Error {
@@ -39,8 +43,8 @@ function issuesOf(file: string, err: z.ZodError): string[] {
   );
 }
 
-/** Parses one YAML document; syntax errors carry their line and column. */
-function parseYaml(text: string, file: string): unknown {
+/** Parses a YAML stream into its non-empty documents; syntax errors carry their line and column. */
+function parseYamlDocs(text: string, file: string): unknown[] {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
   const problems: string[] = [];
@@ -53,11 +57,16 @@ function parseYaml(text: string, file: string): unknown {
     }
   }
   if (problems.length > 0) throw new TopologyError(problems);
-  const docsWithContent = list.filter((d) => d.contents !== null);
-  if (docsWithContent.length !== 1) {
-    throw new TopologyError([`${file}: expected exactly one YAML document, found ${docsWithContent.length}`]);
+  return list.filter((d) => d.contents !== null).map((d) => d.toJS() as unknown);
+}
+
+/** Parses one YAML document; syntax errors carry their line and column. */
+function parseYaml(text: string, file: string): unknown {
+  const docs = parseYamlDocs(text, file);
+  if (docs.length !== 1) {
+    throw new TopologyError([`${file}: expected exactly one YAML document, found ${docs.length}`]);
   }
-  return docsWithContent[0]!.toJS() as unknown;
+  return docs[0];
 }
 
 /** Parses and validates one KafkaSource manifest. */
@@ -67,22 +76,32 @@ export function parseKafkaSource(text: string, file: string): KafkaSource {
   return result.data;
 }
 
-/** Parses `topics.yaml` into bus topic specs (defaults applied; per-topic config wins). */
+/**
+ * Parses `topics.yaml` (one Strimzi KafkaTopic per YAML document) into bus topic specs: the topic
+ * is `spec.topicName` or else `metadata.name`, as the Topic Operator reads it.
+ */
 export function parseTopics(text: string, file: string): TopicSpec[] {
-  const result = TopicsFile.safeParse(parseYaml(text, file));
-  if (!result.success) throw new TopologyError(issuesOf(file, result.error));
-  const { defaults, topics } = result.data;
+  const docs = parseYamlDocs(text, file);
+  if (docs.length === 0) throw new TopologyError([`${file}: (document): no KafkaTopic defined`]);
   const seen = new Set<string>();
   const problems: string[] = [];
-  const specs = topics.map((t, i) => {
-    if (seen.has(t.name)) problems.push(`${file}: topics.${i}.name: topic "${t.name}" is defined twice`);
-    seen.add(t.name);
-    const partitions = t.partitions ?? defaults?.partitions;
-    return {
-      topic: t.name,
-      ...(partitions === undefined ? {} : { partitions }),
-      config: { ...defaults?.config, ...t.config },
-    };
+  const specs: TopicSpec[] = [];
+  docs.forEach((doc, i) => {
+    // Each line says which document: `topics.yaml: KafkaTopic binance-kline (#3): spec.partitions: …`.
+    const name = (doc as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+    const which = `KafkaTopic ${typeof name === 'string' ? `${name} ` : ''}(#${i})`;
+    const result = KafkaTopic.safeParse(doc);
+    if (!result.success) {
+      problems.push(
+        ...issuesOf(file, result.error).map((p) => p.replace(`${file}: `, `${file}: ${which}: `)),
+      );
+      return;
+    }
+    const t = result.data;
+    const topic = t.spec.topicName ?? t.metadata.name;
+    if (seen.has(topic)) problems.push(`${file}: ${which}: topic "${topic}" is defined twice`);
+    seen.add(topic);
+    specs.push({ topic, partitions: t.spec.partitions, config: { ...t.spec.config } });
   });
   if (problems.length > 0) throw new TopologyError(problems);
   return specs;
@@ -106,7 +125,9 @@ function collect<T>(problems: string[], fn: () => T): T | undefined {
  * Throws TopologyError listing every problem.
  */
 export async function loadTopology(dir: string): Promise<Topology> {
-  const names = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+  const names = (await readdir(dir))
+    .filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== KUSTOMIZATION_FILE)
+    .sort();
   const problems: string[] = [];
   if (!names.includes(TOPICS_FILE)) problems.push(`${TOPICS_FILE}: missing from ${dir}`);
 

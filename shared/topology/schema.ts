@@ -156,19 +156,30 @@ const TopicConfig = z
 
 const TopicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'not a legal Kafka topic name');
 
-/** `kafka-sources/topics.yaml`. */
-export const TopicsFile = z.strictObject({
-  defaults: z
-    .strictObject({ partitions: z.number().int().positive().optional(), config: TopicConfig.optional() })
-    .optional(),
-  topics: z
-    .array(
-      z.strictObject({
-        name: TopicName,
-        partitions: z.number().int().positive().optional(),
-        config: TopicConfig.optional(),
-      }),
-    )
-    .min(1),
+/**
+ * One Strimzi `KafkaTopic` (kafka.strimzi.io/v1, Strimzi's CRD in test/fixtures/schemas/strimzi):
+ * `kafka-sources/topics.yaml` holds one per topic. The cluster applies them (the Topic Operator
+ * creates the topics); `npm start`, the local runner and the tests create the same topics from
+ * the same file (EventBus.ensureTopics). Stricter than the CRD where the local code relies on it:
+ * partitions are required, config values are strings.
+ */
+export const KafkaTopic = z.strictObject({
+  apiVersion: z.literal('kafka.strimzi.io/v1'),
+  kind: z.literal('KafkaTopic'),
+  metadata: z.looseObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/, 'metadata.name must be a DNS-1123 subdomain')
+      .max(253),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+  spec: z.strictObject({
+    /** The Kafka topic name when it is not a valid Kubernetes name; default metadata.name. */
+    topicName: TopicName.optional(),
+    partitions: z.number().int().positive(),
+    /** Left to the broker's default.replication.factor when absent. */
+    replicas: z.number().int().min(1).max(32767).optional(),
+    config: TopicConfig.optional(),
+  }),
 });
-export type TopicsFile = z.infer<typeof TopicsFile>;
+export type KafkaTopic = z.infer<typeof KafkaTopic>;

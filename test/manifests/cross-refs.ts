@@ -148,6 +148,9 @@ export function rbacProblems(b: Bundle, launcherSource?: string): string[] {
     if (!granted.has(`batch/jobs:${verb}`))
       p.push(`shared/jobs/k8s-launcher.ts calls ${m[0].slice(1)}, but no Role grants batch jobs "${verb}"`);
   }
+  // The launcher watches /apis/batch/v1/namespaces/<ns>/jobs for exits.
+  if (/new Watch\(/.test(src) && !granted.has('batch/jobs:watch'))
+    p.push('shared/jobs/k8s-launcher.ts watches Jobs, but no Role grants batch jobs "watch"');
   return p;
 }
 

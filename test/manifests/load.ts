@@ -1,6 +1,6 @@
 /**
  * Loads what the manifest tests check: every YAML document under knative/ and kafka-sources/
- * (topics.yaml is data, not a manifest), the topic names, the Dockerfile and .dockerignore.
+ * (topics.yaml holds Strimzi KafkaTopic objects), the topic names, the Dockerfile and .dockerignore.
  * A Bundle is plain JSON, so a test can clone it and break one thing in memory.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ export interface ManifestDoc {
 
 export interface Bundle {
   docs: ManifestDoc[];
-  /** Topic names defined in kafka-sources/topics.yaml. */
+  /** Topic names defined in kafka-sources/topics.yaml (KafkaTopic spec.topicName or metadata.name). */
   topics: string[];
   dockerfile: string;
   dockerignore: string;
@@ -103,8 +103,9 @@ export function loadBundle(): Bundle {
     const parsed = parseYamlStream(readFileSync(path.join(repoRoot, file), 'utf8'), file);
     problems.push(...parsed.problems);
     if (file === TOPICS_FILE) {
-      topics = asArray(at(parsed.docs[0], 'topics')).flatMap((t) => asString(at(t, 'name')) ?? []);
-      continue;
+      topics = parsed.docs
+        .filter((d) => at(d, 'kind') === 'KafkaTopic')
+        .flatMap((d) => asString(at(d, 'spec.topicName')) ?? asString(at(d, 'metadata.name')) ?? []);
     }
     parsed.docs.forEach((doc, index) => docs.push({ file, index, doc: asObject(doc) }));
   }

@@ -36,6 +36,7 @@ describe('manifests against the upstream schemas', () => {
     for (const k of [
       'serving.knative.dev/v1 Service',
       'sources.knative.dev/v1 KafkaSource',
+      'kafka.strimzi.io/v1 KafkaTopic',
       'v1 ConfigMap',
       'v1 Secret',
       'v1 ServiceAccount',

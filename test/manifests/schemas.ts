@@ -36,6 +36,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const CRD_FILES = [
   'knative/serving.knative.dev_services.crd.yaml',
   'knative/sources.knative.dev_kafkasources.crd.yaml',
+  // kafka-sources/topics.yaml: Strimzi's KafkaTopic (kafka.strimzi.io/v1).
+  'strimzi/kafka.strimzi.io_kafkatopics.crd.yaml',
   // observability/k8s (test/observability): prometheus-operator's PrometheusRule and PodMonitor.
   'prometheus-operator/monitoring.coreos.com_prometheusrules.yaml',
   'prometheus-operator/monitoring.coreos.com_podmonitors.yaml',

@@ -198,7 +198,7 @@ describe('broken topology files are rejected with a clear message', () => {
     [
       'duplicate topic',
       'topics.yaml',
-      (s) => s.replace('  - name: binance-trade', '  - name: binance-kline'),
+      (s) => s.replace('  name: binance-trade\n', '  name: binance-kline\n'),
       /topic "binance-kline" is defined twice/,
     ],
   ];
@@ -224,16 +224,28 @@ describe('broken topology files are rejected with a clear message', () => {
   });
 });
 
-describe('topics.yaml defaults', () => {
-  it('applies default partitions and config, per-topic values win', () => {
+describe('topics.yaml (Strimzi KafkaTopic objects)', () => {
+  const topic = (name: string, spec: string) =>
+    `apiVersion: kafka.strimzi.io/v1\nkind: KafkaTopic\nmetadata:\n  name: ${name}\n  labels:\n    strimzi.io/cluster: c\nspec:\n${spec}`;
+
+  it('reads one topic per document; spec.topicName wins over metadata.name', () => {
     const specs = parseTopics(
-      "defaults:\n  partitions: 4\n  config:\n    cleanup.policy: delete\n    retention.ms: '1000'\ntopics:\n  - name: a\n  - name: b\n    partitions: 1\n    config:\n      retention.ms: '5'\n",
+      `${topic('a', "  partitions: 4\n  config:\n    retention.ms: '1000'\n")}---\n${topic('b-x', '  topicName: b_x\n  partitions: 1\n  replicas: 3\n')}`,
       'topics.yaml',
     );
     expect(specs).toEqual([
-      { topic: 'a', partitions: 4, config: { 'cleanup.policy': 'delete', 'retention.ms': '1000' } },
-      { topic: 'b', partitions: 1, config: { 'cleanup.policy': 'delete', 'retention.ms': '5' } },
+      { topic: 'a', partitions: 4, config: { 'retention.ms': '1000' } },
+      { topic: 'b_x', partitions: 1, config: {} },
     ]);
+  });
+
+  it('requires partitions and the KafkaTopic kind, naming the document', () => {
+    expect(() => parseTopics(topic('a', '  replicas: 1\n'), 'topics.yaml')).toThrow(
+      /topics\.yaml: KafkaTopic a \(#0\): spec\.partitions/,
+    );
+    expect(() =>
+      parseTopics(topic('a', '  partitions: 1\n').replace('KafkaTopic', 'KafkaTopics'), 'topics.yaml'),
+    ).toThrow(/kind/);
   });
 });
 
