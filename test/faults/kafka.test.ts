@@ -42,26 +42,9 @@ describe.skipIf(brokers === '')('faults, Kafka mode', { timeout: 150_000 }, () =
       }),
     );
   });
-  // OPEN (last run): after the restart nothing was stored (0 of 17,534) and every workflow, retried
-  // once, stalled again (STALL_TIMEOUT_MS 8 s). Suspected: the killed platform's consumer-group
-  // members hold the partitions until their session times out, longer than the stall timeout the
-  // suite sets; not diagnosed in time, so it.fails (and the two runs after it, which share the
-  // groups, too).
-  it.fails('SIGKILL of the platform, restart on the same file and the same consumer groups', async () => {
-    check(
-      await runScenario({
-        name: 'platform SIGKILL + restart',
-        mode,
-        kafkaBrokers,
-        slot: 11,
-        live: true,
-        retryable: ['job_exit', 'stalled'],
-        inject: killPlatform,
-      }),
-    );
-  });
-  // OPEN: job_exit code 1 for the loaders, the live workflow stalled; 0 stored (see above).
-  it.fails('the store locked by another connection for longer than its busy timeout', async () => {
+  // Observed failing only right after the platform-SIGKILL scenario on the same consumer groups
+  // (0 stored, everything stalled); run before it, it passes. That scenario now runs last.
+  it('the store locked by another connection for longer than its busy timeout', async () => {
     check(
       await runScenario({
         name: 'store unavailable',
@@ -74,10 +57,26 @@ describe.skipIf(brokers === '')('faults, Kafka mode', { timeout: 150_000 }, () =
       }),
     );
   });
-  // OPEN: 0 stored, every workflow stalled, right after the two runs above on the same groups.
-  it.fails('429 and 418 storms from the exchange', async () => {
+  it('429 and 418 storms from the exchange', async () => {
     check(
       await runScenario({ name: '429/418 storms', mode, kafkaBrokers, slot: 13, live: true, inject: storms }),
+    );
+  });
+  // OPEN (two runs): after the restart nothing was stored (0 of 17,534) and every workflow, retried
+  // once, stalled again (STALL_TIMEOUT_MS 8 s). Suspected: the killed platform's consumer-group
+  // members hold the partitions until their session times out, longer than the stall timeout the
+  // suite sets. Last in the file, so the groups it leaves behind touch no other scenario.
+  it.fails('SIGKILL of the platform, restart on the same file and the same consumer groups', async () => {
+    check(
+      await runScenario({
+        name: 'platform SIGKILL + restart',
+        mode,
+        kafkaBrokers,
+        slot: 11,
+        live: true,
+        retryable: ['job_exit', 'stalled'],
+        inject: killPlatform,
+      }),
     );
   });
 });
