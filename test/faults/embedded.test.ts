@@ -3,26 +3,15 @@
  * each scenario fails when a record is lost or doubled or a workflow ends in the wrong state.
  * docs/faults.md says what each proves.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import type { Row } from './harness.ts';
-import { report } from './harness.ts';
+import { checkRow, report } from './harness.ts';
 import { killLoader, killPlatform, lockStore, malformedResponses, runScenario, storms } from './scenarios.ts';
 
 const rows: Row[] = [];
 afterAll(() => report('embedded', rows));
 
-const check = (row: Row) => {
-  rows.push(row);
-  expect(row.notes, row.faults).not.toContain('run failed');
-  expect(row.expected).toBeGreaterThan(0);
-  expect({ missing: row.missing, duplicated: row.duplicated, stored: row.stored }).toEqual({
-    missing: 0,
-    duplicated: 0,
-    stored: row.expected,
-  });
-  const [right, total] = row.workflows.split(' ')[0]!.split('/');
-  expect(right, row.notes).toBe(total);
-};
+const check = (row: Row): void => checkRow(rows, row);
 
 describe('faults, embedded mode', { timeout: 150_000 }, () => {
   it('SIGKILL of a loader process mid-backfill: that workflow errs job_exit, a retry completes it', async () => {

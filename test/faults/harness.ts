@@ -15,6 +15,8 @@ import { createWsExchange } from '../../functions/dummy-service/exchange/ws/serv
 import { serve } from '../../shared/runtime/serve.ts';
 import { REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
 import { freePort } from '../../scripts/kafka.mjs';
+import { mulberry32 } from '../../shared/analytics/gnn/random.ts';
+import { expect } from 'vitest';
 
 export const logger = pino({ level: 'silent' });
 export const LIVE_SYMBOL = 'SOLUSDT';
@@ -24,16 +26,9 @@ export const DAY = 1440 * MINUTE;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** mulberry32: the suite's faults happen at seeded points (FAULT_SEED, default 16). */
+/** The suite's faults happen at seeded points (FAULT_SEED, default 16): the project's mulberry32. */
 export function seeded(seed = Number(process.env['FAULT_SEED'] ?? 16)): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 // --- the simulated exchange -----------------------------------------------------------------
@@ -433,4 +428,21 @@ export function report(file: string, rows: Row[]): void {
     '',
   ];
   writeFileSync(path.join(ARTIFACTS, 'faults.md'), lines.join('\n'));
+}
+
+/**
+ * A scenario's verdict, recorded in `rows` for the table: it fails when a record is missing or
+ * doubled, nothing was expected, the run itself failed, or a workflow ended in the wrong state.
+ */
+export function checkRow(rows: Row[], row: Row): void {
+  rows.push(row);
+  expect(row.notes, row.faults).not.toContain('run failed');
+  expect(row.expected).toBeGreaterThan(0);
+  expect({ missing: row.missing, duplicated: row.duplicated, stored: row.stored }).toEqual({
+    missing: 0,
+    duplicated: 0,
+    stored: row.expected,
+  });
+  const [right, total] = row.workflows.split(' ')[0]!.split('/');
+  expect(right, row.notes).toBe(total);
 }

@@ -3,9 +3,9 @@
  * as embedded.test.ts; each uses its own days, so nothing left on the shared topics by one run is
  * counted by another. The broker restart runs on a broker of its own (kafka-broker.test.ts).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import type { Row } from './harness.ts';
-import { report } from './harness.ts';
+import { checkRow, report } from './harness.ts';
 import { killLoader, killPlatform, lockStore, runScenario, storms } from './scenarios.ts';
 
 const brokers = process.env['KAFKA_BROKERS'] ?? '';
@@ -14,18 +14,7 @@ afterAll(() => {
   if (rows.length > 0) report('kafka', rows);
 });
 
-const check = (row: Row) => {
-  rows.push(row);
-  expect(row.notes, row.faults).not.toContain('run failed');
-  expect(row.expected).toBeGreaterThan(0);
-  expect({ missing: row.missing, duplicated: row.duplicated, stored: row.stored }).toEqual({
-    missing: 0,
-    duplicated: 0,
-    stored: row.expected,
-  });
-  const [right, total] = row.workflows.split(' ')[0]!.split('/');
-  expect(right, row.notes).toBe(total);
-};
+const check = (row: Row): void => checkRow(rows, row);
 
 describe.skipIf(brokers === '')('faults, Kafka mode', { timeout: 150_000 }, () => {
   const mode = 'kafka' as const;
