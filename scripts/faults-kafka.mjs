@@ -6,13 +6,12 @@
  * restart. Uses the jars scripts/kafka.mjs fetched; plain ESM like it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
-import { fetchKafka, freePort } from './kafka.mjs';
+import { clusterId, fetchKafka, freePort, serverProperties } from './kafka.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const canConnect = (port) =>
@@ -30,42 +29,14 @@ export async function startRestartableKafka({ heapMb = 384, readyTimeoutMs = 90_
   const dir = mkdtempSync(join(tmpdir(), 'streamforge-faults-kafka-'));
   const props = join(dir, 'server.properties');
   const logFile = join(dir, 'server.log');
-  writeFileSync(
-    props,
-    [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'controller.listener.names=CONTROLLER',
-      'inter.broker.listener.name=PLAINTEXT',
-      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      `log.dirs=${join(dir, 'data')}`,
-      'num.partitions=3',
-      'default.replication.factor=1',
-      'auto.create.topics.enable=true',
-      'min.insync.replicas=1',
-      'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=1',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'transaction.state.log.num.partitions=1',
-      'group.initial.rebalance.delay.ms=0',
-      'group.min.session.timeout.ms=1000',
-      'num.network.threads=2',
-      'num.io.threads=2',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(props, serverProperties({ port, controllerPort, dataDir: join(dir, 'data') }));
   writeFileSync(
     join(dir, 'log4j.properties'),
     `log4j.rootLogger=INFO, file\nlog4j.appender.file=org.apache.log4j.FileAppender\nlog4j.appender.file.File=${logFile}\n` +
       'log4j.appender.file.layout=org.apache.log4j.PatternLayout\nlog4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n\n',
   );
   const jvm = [`-Dlog4j.configuration=file:${join(dir, 'log4j.properties')}`, '-cp', `${libs}/*`];
-  let id = randomBytes(16).toString('base64url');
-  while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
+  const id = clusterId();
   const format = spawnSync(
     'java',
     [

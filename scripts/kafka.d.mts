@@ -8,6 +8,16 @@ export declare function fetchKafka(opts?: { quiet?: boolean }): string;
 /** A free TCP port on 127.0.0.1. */
 export declare function freePort(): Promise<number>;
 
+/** A Kafka cluster id: 16 random bytes, URL-safe base64, no leading '-'. */
+export declare function clusterId(): string;
+
+/** server.properties of the single-node KRaft broker the tests run. */
+export declare function serverProperties(o: {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+}): string;
+
 export interface RunningKafka {
   /** `127.0.0.1:<port>`, the value for KAFKA_BROKERS. */
   brokers: string;

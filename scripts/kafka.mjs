@@ -106,14 +106,15 @@ export function freePort() {
 }
 
 /** Kafka cluster ids are 16 random bytes in URL-safe base64; the CLI avoids a leading '-'. */
-function clusterId() {
+export function clusterId() {
   for (;;) {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;
   }
 }
 
-function serverProperties({ port, controllerPort, dataDir }) {
+/** server.properties of the single-node KRaft broker the tests run (also scripts/faults-kafka.mjs). */
+export function serverProperties({ port, controllerPort, dataDir }) {
   return [
     'process.roles=broker,controller',
     'node.id=1',
