@@ -140,12 +140,16 @@ async function deliverDirect(direct: DirectDelivery, event: BusEvent, signal: Ab
   };
 }
 
-/** Sends with retries per the policy; returns the last attempt. */
+/**
+ * Sends with retries per the policy; returns the last attempt. `direct` is the in-process path to
+ * `url`, or null for HTTP. (It must be explicit: a default parameter would turn an `undefined`
+ * passed for the dead-letter sink back into the function's own direct path, as it once did.)
+ */
 async function sendWithRetries(
   url: string,
   event: BusEvent,
   deps: DispatchDeps,
-  direct = deps.direct,
+  direct: DirectDelivery | null,
 ): Promise<Attempt> {
   const opts = {
     namespace: deps.namespace,
@@ -232,7 +236,7 @@ export async function dispatch(
 
 async function deliver(url: string, msg: IncomingMessage, deps: DispatchDeps): Promise<DispatchResult> {
   const event = outgoingEvent(msg, deps.overrides);
-  const last = await sendWithRetries(url, event, deps);
+  const last = await sendWithRetries(url, event, deps, deps.direct ?? null);
   if (last.ok) return 'delivered';
 
   const where = {
@@ -267,7 +271,7 @@ async function deliver(url: string, msg: IncomingMessage, deps: DispatchDeps): P
       return 'dropped';
     }
   }
-  const dlsAttempt = await sendWithRetries(dl.url, letter, deps, undefined);
+  const dlsAttempt = await sendWithRetries(dl.url, letter, deps, null);
   if (dlsAttempt.ok) {
     deps.logger.warn(
       { ...where, sink: url, failure: describe(last), dead_letter_sink: dl.url },

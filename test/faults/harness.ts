@@ -18,7 +18,7 @@ import { freePort } from '../../scripts/kafka.mjs';
 import { mulberry32 } from '../../shared/analytics/gnn/random.ts';
 import { expect } from 'vitest';
 
-export const logger = pino({ level: 'silent' });
+export const logger = pino({ level: process.env.FAULTS_LOG ?? 'silent' });
 export const LIVE_SYMBOL = 'SOLUSDT';
 export const BACKFILL_SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'ETHBTC'];
 const MINUTE = 60_000;

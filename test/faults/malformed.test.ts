@@ -143,7 +143,7 @@ describe.each([
           60_000,
         );
         const deadline = Date.now() + 20_000;
-        while (dead.length < 4 && Date.now() < deadline) await sleep(100);
+        while (dead.length < 5 && Date.now() < deadline) await sleep(100);
         const tally = await compareKlines(sim, sqlitePath, BACKFILL_SYMBOLS, from, to);
         const db = new Database(sqlitePath, { readonly: true });
         const good = db
@@ -165,8 +165,10 @@ describe.each([
         });
         expect(records.map((e) => (e.data as { index: number }).index).sort()).toEqual([1, 2]);
         expect(good).toBe(1);
-        // Whole malformed events: see the it.fails below (they are dropped, not dead-lettered).
-        void whole;
+        // Whole malformed events: the data event no batch (refused by the connector) and the
+        // queue-event that is none (refused by the manager and the connector), each with the 400.
+        expect(whole.map((e) => e.extensions?.['knativeerrorcode'])).toEqual(['400', '400', '400']);
+        expect(whole.map((e) => e.extensions?.['knativeerrordest'])).toHaveLength(3);
         void reasons;
         expect(tally).toMatchObject({ missing: 0, duplicated: 0 });
         expect(tally.stored).toBe(tally.expected);
@@ -182,16 +184,14 @@ describe.each([
 });
 
 /**
- * KNOWN BUG (found by this suite, not fixed yet): an event no function can take at all (a data
- * event that is no batch, a queue-event that is none) is refused with 400 by its function, and the
- * local runner's POST of the dead letter to the declared sink (dummy-service) is answered 400 too,
- * so the runner logs "DELIVERY FAILED and the dead-letter sink failed too: EVENT DROPPED" and the
- * event is on no dead-letter topic (runner stats: dropped 3, deadLettered 0). Nothing of a workflow
- * is lost (the records of such an event cannot be read anyway), but the evidence is. When fixed,
- * this test passes and `it.fails` must become `it`.
+ * An event no function can take at all (a data event that is no batch) is refused with 400 by its
+ * function and must reach the dead-letter topic through the declared sink. Found by this suite:
+ * the local runner once sent the dead letter to the in-process function a second time (a default
+ * parameter turned the sink's "no direct path" back into the function's), which refused it again,
+ * and the event was dropped (runner stats: dropped 3, deadLettered 0).
  */
 describe('malformed whole events (embedded)', () => {
-  it.fails('are kept on the dead-letter topic with the reason', { timeout: 60_000 }, async () => {
+  it('are kept on the dead-letter topic with the reason', { timeout: 60_000 }, async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sf-faults-dl-'));
     const platform = await startPlatform({
       cfg: loadConfig(PlatformConfig, {

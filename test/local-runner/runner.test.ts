@@ -209,6 +209,35 @@ describe('non-retryable answers and network errors', () => {
     expect(data.toString()).toBe(big.slice(0, 1024));
   });
 
+  it('dead-letters a 400 from an in-process sink to the HTTP dead-letter sink, not back to the sink', async () => {
+    // Found by test/faults: the dead letter went to the in-process sink a second time, was refused
+    // with the same 400, and the event was dropped.
+    const seen: BusEvent[] = [];
+    const direct = (e: BusEvent): Promise<{ status: number; body?: unknown }> => {
+      seen.push(e);
+      return Promise.resolve({ status: 400, body: { error: 'invalid data batch' } });
+    };
+    const dl = await sink();
+    const bus = memoryBus();
+    const runner = await run(
+      bus,
+      source({ retry: 2, deadLetterSink: dls }),
+      { dls: dl.url },
+      { direct: (name) => (name === 'fn' ? direct : undefined) },
+    );
+    const e = event(8);
+    await publish(bus, [e]);
+    await until(() => runner.stats().deadLettered + runner.stats().dropped === 1, 3000, 'dead letter');
+    expect(runner.stats()).toMatchObject({ deadLettered: 1, dropped: 0 });
+    expect(seen).toHaveLength(1);
+    const [letter] = parseHttpEvents(
+      new Headers(dl.received[0]!.headers as Record<string, string>),
+      dl.received[0]!.body,
+    );
+    expect(letter).toMatchObject({ id: e.id, data: e.data });
+    expect(letter!.extensions).toMatchObject({ knativeerrorcode: '400', knativeerrordest: 'inproc://fn' });
+  });
+
   it('treats a redirect as a final failure rather than following it', async () => {
     const fn = await sink(() => ({ status: 307, headers: { location: 'http://127.0.0.1:9/' } }));
     const dl = await sink();
