@@ -27,6 +27,11 @@ export const HistoryLoaderConfig = BaseConfig.extend({
   LOADER_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
   /** Minimum time between two progress events. */
   LOADER_PROGRESS_MS: env.int(1000),
+  /**
+   * How long one store call (checkpoint, coverage) keeps retrying a store that is unavailable
+   * before the loader gives up with `STORE_UNAVAILABLE` (shared/store/patient-store.ts).
+   */
+  STORE_PATIENCE_MS: env.int(60_000),
   /** The start command as JSON: a Job gets its command from its environment, its stop as SIGTERM. */
   STREAMFORGE_COMMAND: z.string().min(1).optional(),
   /** Embedded mode: the parent's ingress, where this child publishes (shared/bus/create-bus.ts). */

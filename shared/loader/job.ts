@@ -9,6 +9,7 @@ import { budgetFor } from '../exchange/weight-budget.ts';
 import { createExchangeClient } from '../exchange/rest-client.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { createStore } from '../store/create-store.ts';
+import { patientStore } from '../store/patient-store.ts';
 import type { HistoryLoaderConfig } from './config.ts';
 import { runLoader, type ExitCode, type LoaderSpec } from './run.ts';
 
@@ -19,7 +20,13 @@ export async function runLoaderJob(
 ): Promise<ExitCode> {
   const logger = createLogger(spec.name, cfg.LOG_LEVEL);
   const bus = createPublisher(cfg, logger);
-  const store = createStore(cfg, logger);
+  // A Job has no dispatcher to redeliver for it: it waits out a short store outage itself.
+  const store = patientStore(createStore(cfg, logger), {
+    maxWaitMs: cfg.STORE_PATIENCE_MS,
+    signal,
+    onWait: ({ method, attempt, waitMs, err }) =>
+      logger.warn({ method, attempt, wait_ms: waitMs, error: err.message }, 'store unavailable; waiting'),
+  });
   const budget = (market: string) =>
     budgetFor(`${market} ${market === 'spot' ? cfg.BINANCE_API_URL : cfg.BINANCE_FAPI_URL}`, {
       limit: cfg.BINANCE_WEIGHT_LIMIT ?? 6000,

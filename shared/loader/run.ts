@@ -16,7 +16,7 @@ import { ExchangeUnavailableError } from '../exchange/errors.ts';
 import { clockOffset, weightLimit } from '../exchange/exchange-info.ts';
 import type { ExchangeClients } from '../exchange/paginate.ts';
 import { checkRequest } from '../contracts/request-rules.ts';
-import { ExchangeError } from '../runtime/errors.ts';
+import { DependencyError, ExchangeError } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { Store } from '../store/store.ts';
 import { CHECKPOINTS, recoverIds, type Checkpoint } from './checkpoint.ts';
@@ -231,6 +231,8 @@ export function workflowError(err: unknown, source: LoaderName = 'loader-api'): 
     return { code: err.code, message: err.exchangeMessage, source: err.endpoint };
   if (err instanceof ExchangeUnavailableError)
     return { code: err.code, message: err.message, source: err.endpoint };
+  // The store or the bus stayed away longer than the loader's patience: retry when it is back.
+  if (err instanceof DependencyError) return { code: 'DEPENDENCY_UNAVAILABLE', message: err.message, source };
   return {
     code: 'INTERNAL',
     message: err instanceof Error ? err.message : String(err),

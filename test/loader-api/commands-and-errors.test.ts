@@ -167,3 +167,25 @@ describe('commands', () => {
     });
   });
 });
+
+describe('store failures', () => {
+  it('a store that stays away fails the workflow with DEPENDENCY_UNAVAILABLE and its message, exit 1', async () => {
+    sim = await startSim({});
+    const bus = memoryBus();
+    const store = createSqliteStore({ path: ':memory:' });
+    await store.close(); // every call now fails with the store's 503 (DependencyError)
+    const got = await collect(bus, Topics.events);
+    const c = kline1m();
+    const code = await runLoader(makeDeps(sim, bus, store), {
+      commandJson: JSON.stringify(c),
+      signal: new AbortController().signal,
+    });
+    expect(code).toBe(1);
+    await until(() => got.events.some((e) => e.status === 'error'));
+    expect(got.events.find((e) => e.status === 'error')).toMatchObject({
+      queue_id: c.queue_id,
+      finished: true,
+      error: { code: 'DEPENDENCY_UNAVAILABLE', message: 'sqlite store is closed', source: 'loader-api' },
+    });
+  });
+});
