@@ -14,7 +14,12 @@ import {
   isLiveType,
   notBuiltReason,
 } from '../../shared/contracts/request-rules.ts';
-import { ConflictError, InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
+import {
+  ConflictError,
+  DependencyError,
+  InvalidInputError,
+  NotFoundError,
+} from '../../shared/runtime/errors.ts';
 import { defaultNames, newQueueId, newTelemetryId } from './commands.ts';
 import { CANCELLABLE, MANAGER, RETRYABLE, fold, managerEvent, retry, stall } from './fold.ts';
 import { createJobControl, type JobControlDeps } from './jobs.ts';
@@ -57,8 +62,16 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
   const { repo, settings, metrics } = d;
   const log = d.logger;
   const jobs = createJobControl(d);
-  /** Silence is counted from here at the earliest (see `isStalled`). */
-  const watchingSince = d.now();
+  /**
+   * Silence is counted from here at the earliest (see `isStalled`): the start, moved to the last
+   * time the manager could not record a queue-event because its store was away. Events sent
+   * meanwhile are being redelivered, so the workflows' silence is the manager's, not theirs
+   * (docs/faults.md, "store unavailable").
+   */
+  let watchingSince = d.now();
+  const blind = (err: unknown): void => {
+    if (err instanceof DependencyError) watchingSince = Math.max(watchingSince, d.now());
+  };
 
   /** A new workflow document; a queue id clash (1 in 16M per day and type) gets a fresh id. */
   async function store(make: () => Workflow): Promise<Workflow> {
@@ -232,6 +245,7 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
         jobs.transitioned(before, after);
         return outcome;
       } catch (err) {
+        blind(err);
         if (!(err instanceof NotFoundError)) throw err;
         metrics.events.inc({ outcome: 'unknown' });
         log.warn(
@@ -267,9 +281,12 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
       for (const wf of active) {
         // Waiting for a job slot is not silence: nothing was asked of anyone yet.
         if (wf.waiting !== undefined) continue;
-        const { before, after } = await repo.update(wf.queue_id, (w) =>
-          stall(w, now, settings.stallTimeoutMs, watchingSince),
-        );
+        const { before, after } = await repo
+          .update(wf.queue_id, (w) => stall(w, now, settings.stallTimeoutMs, watchingSince))
+          .catch((err: unknown) => {
+            blind(err);
+            throw err;
+          });
         if (before === after) continue;
         stalled += 1;
         metrics.stalled.inc();

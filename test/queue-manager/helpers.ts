@@ -72,13 +72,15 @@ export interface TestManager {
 
 export async function startManager(opts: {
   sqlitePath: string;
+  /** The store's busy_timeout (default 5 s). */
+  busyTimeoutMs?: number;
   bus?: EventBus;
   settings?: Partial<ManagerSettings>;
   now?: () => number;
   launcher?: FakeLauncher;
   intakeAuth?: (authorization: string | undefined) => Promise<void>;
 }): Promise<TestManager> {
-  const store = createSqliteStore({ path: opts.sqlitePath });
+  const store = createSqliteStore({ path: opts.sqlitePath, busyTimeoutMs: opts.busyTimeoutMs });
   const bus = opts.bus ?? createMemoryBus({ retryBackoffMs: 10 });
   const launcher = opts.launcher ?? new FakeLauncher();
   const manager = createManager({

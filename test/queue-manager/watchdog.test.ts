@@ -1,6 +1,8 @@
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Workflow } from '../../shared/contracts/workflow.ts';
+import type { QueueEvent, Workflow } from '../../shared/contracts/workflow.ts';
+import { DependencyError } from '../../shared/runtime/errors.ts';
 import { createWatchdog } from '../../functions/queue-manager/watchdog.ts';
 import { BODY, eventually, logger, queueEvent, startManager, tempDir } from './helpers.ts';
 
@@ -51,6 +53,37 @@ describe('stall watchdog', () => {
       expect(await m.manager.service.sweep()).toBe(1); // chatty now; the terminal ones stay as they are
       expect((await m.manager.service.get(done.queue_id)).status).toBe('completed');
       expect((await m.manager.service.get(silent.queue_id)).error?.code).toBe('stalled');
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('counts silence from the last time its store was away, not from before the outage', async () => {
+    let now = Date.parse('2024-09-01T00:00:00Z');
+    const sqlitePath = path.join(tmp.dir, 'watchdog-outage.sqlite');
+    const m = await startManager({
+      sqlitePath,
+      busyTimeoutMs: 20,
+      settings: { stallTimeoutMs: STALL, watchdogIntervalMs: 3_600_000 },
+      now: () => now,
+    });
+    try {
+      const wf = (await (await m.request('/workflows', { method: 'POST', body: BODY })).json()) as Workflow;
+      now += STALL - 1000;
+      // Another connection holds the write lock: the manager cannot record this event (503; the
+      // KafkaSource redelivers it later).
+      const other = new Database(sqlitePath);
+      other.exec('BEGIN EXCLUSIVE');
+      await expect(
+        m.manager.service.ingest(queueEvent(wf, { status: 'loading', seq: 1 }).data as QueueEvent),
+      ).rejects.toBeInstanceOf(DependencyError);
+      other.exec('COMMIT');
+      other.close();
+      now += 2000; // STALL + 1 s after the last recorded event, 2 s after the outage
+      expect(await m.manager.service.sweep()).toBe(0);
+      now += STALL;
+      expect(await m.manager.service.sweep()).toBe(1);
+      expect((await m.manager.service.get(wf.queue_id)).error?.code).toBe('stalled');
     } finally {
       await m.close();
     }
