@@ -45,6 +45,7 @@ import { createManager } from '../queue-manager/app.ts';
 import { settingsFromConfig } from '../queue-manager/config.ts';
 import { createPredictor } from '../queue-manager/predict.ts';
 import type { PlatformConfig } from './config.ts';
+import { DependencyError } from '../../shared/runtime/errors.ts';
 
 export interface PlatformOptions {
   cfg: PlatformConfig;
@@ -256,11 +257,18 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       // Loaders start in half the time from a bundle (child-process-launcher.ts has the figures).
       bundleDir: path.join(REPO_ROOT, '.cache', 'jobs'),
     });
+    let runnerStarted = false;
     const manager = createManager({
       store,
       bus,
       launcher,
       intakeAuth,
+      // The manager's port answers before the runner below has joined its groups: /readyz says
+      // so until it has (a command sent earlier would be skipped by a fresh `latest` group).
+      alsoReady: () =>
+        runnerStarted
+          ? Promise.resolve()
+          : Promise.reject(new DependencyError('the local runner has not joined its consumer groups yet')),
       logger: log('queue-manager'),
       predictor: createPredictor({ store, logger: log('queue-manager'), artifacts }),
       settings: {
@@ -305,6 +313,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       logger: log('local-runner'),
     });
     await runner.start();
+    runnerStarted = true;
     closers.push(() => runner.stop());
 
     return {

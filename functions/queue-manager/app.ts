@@ -44,6 +44,12 @@ export interface ManagerDeps {
   now?: () => number;
   /** Checks senders of queue-events on POST / (shared/runtime/intake-auth.ts); unset = open (tests). */
   intakeAuth?: (authorization: string | undefined) => Promise<void>;
+  /**
+   * A further readiness check beside the store and the bus: the platform's says whether its
+   * local runner has joined its consumer groups, so that nothing is accepted that no function
+   * would read yet (a fresh group with `initialOffset: latest` skips what came before it).
+   */
+  alsoReady?: () => Promise<void>;
   /** Scores a model on the latest stored data (`POST /models/{id}/predict`); default loads tfjs on first use. */
   predictor?: Predictor;
 }
@@ -92,6 +98,7 @@ export function createManager(deps: ManagerDeps): Manager {
     ready: async () => {
       await store.ping();
       await bus.ping();
+      await deps.alsoReady?.();
     },
     onEvent: async (event) => {
       await service.ingestCloudEvent(event);

@@ -6,7 +6,7 @@
  * of what the SQLite file holds with what the simulator's REST API says exists.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
@@ -117,7 +117,7 @@ export async function startPlatformProc(o: PlatformOpts): Promise<PlatformProc> 
         PORT: String(port),
         SQLITE_PATH: o.sqlitePath,
         DEMO: 'false',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: process.env.FAULTS_PLATFORM_LOG_LEVEL ?? 'warn',
         KAFKA_BROKERS: o.kafkaBrokers ?? '',
         BINANCE_API_URL: o.sim.url,
         BINANCE_FAPI_URL: o.sim.url,
@@ -139,6 +139,13 @@ export async function startPlatformProc(o: PlatformOpts): Promise<PlatformProc> 
   };
   child.stderr?.on('data', keep);
   child.stdout?.on('data', keep);
+  // For diagnosis: FAULTS_PLATFORM_LOG=<file> appends every platform's log lines to that file.
+  const logFile = process.env.FAULTS_PLATFORM_LOG;
+  if (logFile) {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+  }
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
