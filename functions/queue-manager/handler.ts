@@ -64,9 +64,9 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
   const jobs = createJobControl(d);
   /**
    * Silence is counted from here at the earliest (see `isStalled`): the start, moved to the last
-   * time the manager could not record a queue-event because its store was away. Events sent
-   * meanwhile are being redelivered, so the workflows' silence is the manager's, not theirs
-   * (docs/faults.md, "store unavailable").
+   * time the manager could not record a queue-event because its store was away, or found the
+   * broker away. Events sent meanwhile are being redelivered, so the workflows' silence is the
+   * manager's, not theirs (docs/faults.md, "store unavailable", "broker restart").
    */
   let watchingSince = d.now();
   const blind = (err: unknown): void => {
@@ -276,6 +276,14 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     async sweep() {
       const now = d.now();
       let stalled = 0;
+      // A broker that is away delays every queue-event: nobody can be called silent meanwhile.
+      try {
+        await d.bus.ping();
+      } catch (err) {
+        watchingSince = Math.max(watchingSince, now);
+        log.warn({ err }, 'watchdog: the bus is unavailable; silence counts from when it is back');
+        return 0;
+      }
       const active = await repo.active();
       metrics.observeActive(active, now);
       for (const wf of active) {

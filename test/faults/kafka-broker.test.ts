@@ -23,30 +23,26 @@ afterAll(async () => {
 const check = (row: Row): void => checkRow(rows, row);
 
 describe.skipIf(skip)('faults, Kafka mode: the broker', { timeout: 180_000 }, () => {
-  // OPEN, and not deterministic: runs lost 290 of 17,570 records with 2 of 4 workflows stalled, or
-  // the platform's API stopped answering across the restart. A known failure that sometimes passes
-  // cannot be an \`it.fails\` in CI, so it runs only when asked: FAULTS_OPEN=1 npm run test:faults
-  // (docs/faults.md "Open findings").
-  it.runIf(process.env['FAULTS_OPEN'] === '1')(
-    'a broker restart mid-run (SIGTERM, 3 s down, same data)',
-    async () => {
-      const k = kafka!;
-      check(
-        await runScenario({
-          name: 'broker restart',
-          mode: 'kafka',
-          kafkaBrokers: k.brokers,
-          slot: 20,
-          live: true,
-          retryable: [],
-          async inject(ctx: Ctx) {
-            await sleep(Math.round(500 + ctx.rand() * 1000));
-            const t = performance.now();
-            await k.restart({ hard: false, downMs: 3000 });
-            return `broker stopped (SIGTERM) and started again on the same data: ${Math.round((performance.now() - t) / 100) / 10} s unavailable`;
-          },
-        }),
-      );
-    },
-  );
+  // Once lost records and stalled workflows (290 of 17,570 missing, or 12,010 of 18,010 under CI
+  // load); two causes found since, either enough for that: /readyz said ready before the runner had joined its groups, and the
+  // watchdog called workflows silent while the broker was away (docs/faults.md).
+  it('a broker restart mid-run (SIGTERM, 3 s down, same data)', async () => {
+    const k = kafka!;
+    check(
+      await runScenario({
+        name: 'broker restart',
+        mode: 'kafka',
+        kafkaBrokers: k.brokers,
+        slot: 20,
+        live: true,
+        retryable: [],
+        async inject(ctx: Ctx) {
+          await sleep(Math.round(500 + ctx.rand() * 1000));
+          const t = performance.now();
+          await k.restart({ hard: false, downMs: 3000 });
+          return `broker stopped (SIGTERM) and started again on the same data: ${Math.round((performance.now() - t) / 100) / 10} s unavailable`;
+        },
+      }),
+    );
+  });
 });

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { QueueEvent, Workflow } from '../../shared/contracts/workflow.ts';
 import { DependencyError } from '../../shared/runtime/errors.ts';
+import { createMemoryBus } from '../../shared/bus/memory-bus.ts';
 import { createWatchdog } from '../../functions/queue-manager/watchdog.ts';
 import { BODY, eventually, logger, queueEvent, startManager, tempDir } from './helpers.ts';
 
@@ -81,6 +82,35 @@ describe('stall watchdog', () => {
       other.close();
       now += 2000; // STALL + 1 s after the last recorded event, 2 s after the outage
       expect(await m.manager.service.sweep()).toBe(0);
+      now += STALL;
+      expect(await m.manager.service.sweep()).toBe(1);
+      expect((await m.manager.service.get(wf.queue_id)).error?.code).toBe('stalled');
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('calls no one silent while the bus is away, and counts silence from when it is back', async () => {
+    let now = Date.parse('2024-09-01T00:00:00Z');
+    const bus = createMemoryBus({ retryBackoffMs: 10 });
+    let brokerDown = false;
+    const ping = bus.ping.bind(bus);
+    bus.ping = () =>
+      brokerDown ? Promise.reject(new DependencyError('kafka: no broker available')) : ping();
+    const m = await startManager({
+      sqlitePath: path.join(tmp.dir, 'watchdog-bus.sqlite'),
+      bus,
+      settings: { stallTimeoutMs: STALL, watchdogIntervalMs: 3_600_000 },
+      now: () => now,
+    });
+    try {
+      const wf = (await (await m.request('/workflows', { method: 'POST', body: BODY })).json()) as Workflow;
+      brokerDown = true;
+      now += STALL + 1000;
+      expect(await m.manager.service.sweep()).toBe(0);
+      brokerDown = false;
+      now += 1000;
+      expect(await m.manager.service.sweep()).toBe(0); // 1 s since the bus came back
       now += STALL;
       expect(await m.manager.service.sweep()).toBe(1);
       expect((await m.manager.service.get(wf.queue_id)).error?.code).toBe('stalled');
