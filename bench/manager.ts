@@ -33,6 +33,7 @@ const COUNT = Number(process.env['WORKFLOWS'] ?? 10_000);
 const logger = createLogger('bench', 'silent');
 const noLauncher: JobLauncher = {
   launch: () => Promise.reject(new Error('not in this benchmark')),
+  list: () => Promise.resolve([]),
   cancel: () => Promise.resolve(),
   onExit: () => undefined,
   close: () => Promise.resolve(),

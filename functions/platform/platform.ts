@@ -314,6 +314,9 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     });
     await runner.start();
     runnerStarted = true;
+    // Until now no queue-event could reach the manager (after a crash, joining the groups waits
+    // for the dead members' sessions to end): silence counts from here.
+    manager.service.countSilenceFrom(Date.now());
     closers.push(() => runner.stop());
 
     return {

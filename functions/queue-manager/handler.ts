@@ -51,6 +51,12 @@ export interface WorkflowService {
   sweep(): Promise<number>;
   /** Starts the workflows a previous manager left waiting for a job slot. */
   resume(): Promise<void>;
+  /**
+   * Queue-events can reach the manager from `at` on (its feed has connected): no workflow's
+   * silence counts before then. The platform calls it once its local runner has joined the
+   * consumer groups, which after a crash can take as long as the dead members' session timeout.
+   */
+  countSilenceFrom(at: number): void;
   /** Cancels pending job-exit timers. */
   close(): void;
 }
@@ -304,8 +310,20 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
       return stalled;
     },
 
+    countSilenceFrom(at) {
+      watchingSince = Math.max(watchingSince, at);
+    },
+
     async resume() {
-      jobs.resumeWaiting(await repo.active());
+      const active = await repo.active();
+      try {
+        const lost = await jobs.adopt(active);
+        if (lost > 0) log.warn({ lost }, 'workflows whose job is gone end in error (job_lost)');
+      } catch (err) {
+        // Without the list the stall watchdog still ends them, later.
+        log.warn({ err }, 'could not list the jobs that exist');
+      }
+      jobs.resumeWaiting(active);
     },
 
     close() {

@@ -36,6 +36,12 @@ export interface JobControl {
   start(wf: Workflow): Promise<Workflow>;
   /** Queues again the workflows a previous manager left waiting (in the order they were created). */
   resumeWaiting(active: Workflow[]): void;
+  /**
+   * At start: takes over the jobs a previous manager launched (they count against
+   * MAX_RUNNING_JOBS again), and ends in `error` `job_lost`, after the exit grace, the running
+   * workflows whose job no longer exists; returns how many were lost.
+   */
+  adopt(active: Workflow[]): Promise<number>;
   /** Best effort: `stop` on queue-control and cancel the job. */
   stop(wf: Workflow, why: string): Promise<void>;
   /** Logs and counts a status change. */
@@ -187,6 +193,38 @@ export function createJobControl(d: JobControlDeps): JobControl {
           waiting.push({ queue_id: wf.queue_id, attempt: wf.attempt });
       }
       admit();
+    },
+
+    async adopt(active) {
+      const existing = await launcher.list();
+      let lost = 0;
+      for (const wf of active) {
+        // Waiting workflows have no job yet (resumeWaiting starts them); live ones need none.
+        if (!JOB_TARGETS.has(wf.target) || wf.waiting !== undefined || jobs.has(wf.queue_id)) continue;
+        const job = existing.find(
+          (j) => j.queue_id === wf.queue_id && (j.attempt === undefined || j.attempt === wf.attempt),
+        );
+        if (job) {
+          jobs.set(wf.queue_id, { name: job.name, attempt: wf.attempt });
+          log.info({ queue_id: wf.queue_id, job: job.name, attempt: wf.attempt }, 'job adopted');
+          continue;
+        }
+        lost += 1;
+        metrics.jobFailures.inc();
+        // The grace lets a final event the job sent before it went (redelivered now) win.
+        const t = setTimeout(() => {
+          exitTimers.delete(t);
+          const message =
+            `no job runs attempt ${wf.attempt} any more: the manager started again and found none ` +
+            `(the platform was restarted, or the Job was deleted); retry the workflow`;
+          void fail(wf.queue_id, 'job_lost', message, 'launcher', wf.attempt).catch((err: unknown) => {
+            if (!(err instanceof NotFoundError))
+              log.error({ queue_id: wf.queue_id, err }, 'could not record a lost job');
+          });
+        }, settings.jobExitGraceMs);
+        exitTimers.add(t);
+      }
+      return lost;
     },
 
     async stop(wf, why) {

@@ -90,7 +90,7 @@ function workflowRoutes(auth: ApiAuth) {
     summary: 'One workflow with its timeline',
     description:
       'Status, records_written (stored by the sink), progress (pages and records published by the loader), error ' +
-      "(the exchange's own code and message, or `stalled` / `job_exit` / `launch_failed`), timestamps and the " +
+      "(the exchange's own code and message, or `stalled` / `job_exit` / `job_lost` / `launch_failed`), timestamps and the " +
       'timeline by event time (transitions kept, progress merged per producer, one late-event note; ≤ 200).',
     security: r.security,
     request: { params: QueueIdParam },

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../runtime/logger.ts';
-import type { JobExit, JobHandle, JobLauncher, JobSpec } from './job-launcher.ts';
+import type { ExistingJob, JobExit, JobHandle, JobLauncher, JobSpec } from './job-launcher.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -177,6 +177,14 @@ export function createChildProcessLauncher(opts: ChildProcessLauncherOptions): J
       });
       log.info({ pid: child.pid, attempt: cmd.attempt }, 'job started');
       return { name, queue_id: cmd.queue_id };
+    },
+
+    list(): Promise<ExistingJob[]> {
+      return Promise.resolve(
+        [...running.entries()].flatMap(([queue_id, set]) =>
+          [...set].map((r) => ({ queue_id, name: r.name, attempt: r.attempt })),
+        ),
+      );
     },
 
     async cancel(queueId: string): Promise<void> {

@@ -28,8 +28,20 @@ export type JobExit = {
   attempt?: number | undefined;
 };
 
+/** A job that exists now, running or finished and not yet removed. */
+export interface ExistingJob extends JobHandle {
+  /** The workflow attempt it runs, when the job says (QueueCommand.attempt). */
+  attempt?: number | undefined;
+}
+
 export interface JobLauncher {
   launch(spec: JobSpec): Promise<JobHandle>;
+  /**
+   * The jobs that exist now. A manager that starts again compares them with its active
+   * workflows: one whose job is gone (the platform restarted, its child processes died with it;
+   * a Job was deleted) can never hear from it again.
+   */
+  list(): Promise<ExistingJob[]>;
   /** Deletes the job (Kubernetes) or sends SIGTERM (child process). Unknown ids are ignored. */
   cancel(queue_id: string): Promise<void>;
   /** Called when a job ends (child process exit, or a finished Kubernetes Job). */

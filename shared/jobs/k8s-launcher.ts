@@ -6,11 +6,12 @@
  * controller marks it Complete or Failed) and by listing them: once when a listener registers,
  * which also reports Jobs that finished while the manager was down, then every pollIntervalMs in
  * case the watch missed something while it reconnected. Each finished Job is reported once.
- * Verbs used: create, list, watch, delete (knative/rbac.yaml; test/cluster checks them).
+ * `list` reports the Jobs that exist, for a manager that starts again. Verbs used: create, list,
+ * watch, delete (knative/rbac.yaml; test/cluster checks them).
  */
 import { BatchV1Api, KubeConfig, Watch, type V1Job } from '@kubernetes/client-node';
 import type { Logger } from '../runtime/logger.ts';
-import type { JobExit, JobHandle, JobLauncher, JobSpec } from './job-launcher.ts';
+import type { ExistingJob, JobExit, JobHandle, JobLauncher, JobSpec } from './job-launcher.ts';
 import { JobLabels, renderJob, type JobManifest } from './render-job.ts';
 
 export interface K8sLauncherOptions {
@@ -163,6 +164,18 @@ export function createK8sLauncher(opts: K8sLauncherOptions): JobLauncher {
         logger.warn({ queue_id: spec.command.queue_id, job: name }, 'Job exists already');
       }
       return { name, queue_id: spec.command.queue_id };
+    },
+
+    async list(): Promise<ExistingJob[]> {
+      const list = await batch.listNamespacedJob({ namespace, labelSelector: selector });
+      return list.items.flatMap((job) => {
+        const name = job.metadata?.name;
+        const labels = job.metadata?.labels ?? {};
+        const queueId = labels[JobLabels.queueId];
+        const attempt = Number(labels[JobLabels.attempt]);
+        if (!name || !queueId) return [];
+        return [{ queue_id: queueId, name, ...(attempt > 0 ? { attempt } : {}) }];
+      });
     },
 
     async cancel(queueId: string): Promise<void> {

@@ -130,6 +130,14 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
       await launcher.launch({ command: command('wf-ok'), image: IMAGE });
       const listed = await admin.listNamespacedJob({ namespace: NS });
       expect(listed.items.map((j) => j.metadata?.name).sort()).toEqual([bad.name, ok.name].sort());
+      // What a manager that starts again takes over: each Job with its workflow and attempt.
+      expect(await launcher.list()).toEqual(
+        expect.arrayContaining([
+          { queue_id: 'wf-ok', name: ok.name, attempt: 1 },
+          { queue_id: 'wf-bad', name: bad.name, attempt: 2 },
+        ]),
+      );
+      expect(await launcher.list()).toHaveLength(2);
 
       await finish(admin, ok.name, 'Complete');
       await finish(admin, bad.name, 'Failed');
@@ -156,6 +164,7 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
       expect(after.items.map((j) => j.metadata?.name)).toEqual([bad.name]);
       await launcher.cancel('wf-bad');
       expect((await admin.listNamespacedJob({ namespace: NS })).items).toEqual([]);
+      expect(await launcher.list()).toEqual([]);
     } finally {
       await launcher.close();
     }

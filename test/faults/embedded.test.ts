@@ -32,7 +32,10 @@ describe('faults, embedded mode', { timeout: 150_000 }, () => {
         mode: 'embedded',
         slot: 1,
         live: true,
-        retryable: ['job_exit', 'stalled'],
+        // The loaders died with the platform: job_lost. The live workflow resumes from its
+        // checkpoint; once in four full-suite runs (not alone) it was called stalled near its end
+        // instead, not diagnosed (docs/faults.md), and its retry completed it.
+        retryable: ['job_lost', 'stalled'],
         inject: killPlatform,
       }),
     );

@@ -31,8 +31,8 @@ describe.skipIf(brokers === '')('faults, Kafka mode', { timeout: 150_000 }, () =
       }),
     );
   });
-  // Observed failing only right after the platform-SIGKILL scenario on the same consumer groups
-  // (0 stored, everything stalled); run before it, it passes. That scenario now runs last.
+  // Once failed right after the platform-SIGKILL scenario (0 stored, everything stalled), for the
+  // /readyz reason written above that scenario; it still runs last in the file.
   it('the store locked by another connection for longer than its busy timeout', async () => {
     check(
       await runScenario({
@@ -50,10 +50,9 @@ describe.skipIf(brokers === '')('faults, Kafka mode', { timeout: 150_000 }, () =
       await runScenario({ name: '429/418 storms', mode, kafkaBrokers, slot: 13, live: true, inject: storms }),
     );
   });
-  // OPEN (two runs): after the restart nothing was stored (0 of 17,534) and every workflow, retried
-  // once, stalled again (STALL_TIMEOUT_MS 8 s). Suspected: the killed platform's consumer-group
-  // members hold the partitions until their session times out, longer than the stall timeout the
-  // suite sets. Last in the file, so the groups it leaves behind touch no other scenario.
+  // Once stored nothing after the restart (11 of 17,497): /readyz said ready before the runner
+  // had joined its groups, and the retries sent then were never read (docs/faults.md). The loaders
+  // died with the platform: the restarted manager ends them job_lost; the live workflow may stall.
   it('SIGKILL of the platform, restart on the same file and the same consumer groups', async () => {
     check(
       await runScenario({
@@ -62,7 +61,7 @@ describe.skipIf(brokers === '')('faults, Kafka mode', { timeout: 150_000 }, () =
         kafkaBrokers,
         slot: 11,
         live: true,
-        retryable: ['job_exit', 'stalled'],
+        retryable: ['job_lost', 'stalled'],
         inject: killPlatform,
       }),
     );

@@ -85,11 +85,16 @@ describe('child-process JobLauncher', () => {
   it('cancel sends SIGTERM and the child drains', async () => {
     const t = launcherWith('drain');
     launcher = t.launcher;
-    await t.launcher.launch({ command: command(), image: IMAGE });
+    const handle = await t.launcher.launch({ command: command({ attempt: 3 }), image: IMAGE });
     await waitFor(() => t.log.lines.some((l) => l['msg'] === 'ready'));
+    // A running child is listed, with its attempt; once it has exited it is not.
+    expect(await t.launcher.list()).toEqual([
+      { queue_id: command().queue_id, name: handle.name, attempt: 3 },
+    ]);
     await t.launcher.cancel(command().queue_id);
     const exit = await t.exited;
     expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(await t.launcher.list()).toEqual([]);
     expect(t.log.lines.some((l) => l['msg'] === 'draining')).toBe(true);
   });
 

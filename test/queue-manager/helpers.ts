@@ -10,7 +10,13 @@ import type { BusEvent, EventBus } from '../../shared/bus/event-bus.ts';
 import { createMemoryBus } from '../../shared/bus/memory-bus.ts';
 import { EventTypes, Topics, sourceOf } from '../../shared/contracts/events.ts';
 import type { QueueCommand, QueueEventInput, Workflow } from '../../shared/contracts/workflow.ts';
-import type { JobExit, JobHandle, JobLauncher, JobSpec } from '../../shared/jobs/job-launcher.ts';
+import type {
+  ExistingJob,
+  JobExit,
+  JobHandle,
+  JobLauncher,
+  JobSpec,
+} from '../../shared/jobs/job-launcher.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
@@ -26,6 +32,8 @@ export class FakeLauncher implements JobLauncher {
   launched: JobSpec[] = [];
   cancelled: string[] = [];
   failNext: Error | undefined;
+  /** What `list()` answers: jobs launched and not exited (a test may set it, as for a restart). */
+  existing: ExistingJob[] = [];
   private listeners: ((e: JobExit) => void)[] = [];
   private n = 0;
 
@@ -37,7 +45,12 @@ export class FakeLauncher implements JobLauncher {
     }
     this.launched.push(spec);
     this.n += 1;
-    return Promise.resolve({ name: `fake-${this.n}`, queue_id: spec.command.queue_id });
+    const handle = { name: `fake-${this.n}`, queue_id: spec.command.queue_id };
+    this.existing.push({ ...handle, attempt: spec.command.attempt });
+    return Promise.resolve(handle);
+  }
+  list(): Promise<ExistingJob[]> {
+    return Promise.resolve([...this.existing]);
   }
   cancel(queueId: string): Promise<void> {
     this.cancelled.push(queueId);
@@ -47,6 +60,7 @@ export class FakeLauncher implements JobLauncher {
     this.listeners.push(listener);
   }
   exit(e: JobExit): void {
+    this.existing = this.existing.filter((j) => j.name !== e.name);
     for (const l of this.listeners) l(e);
   }
   close(): Promise<void> {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../shared/bus/memory-bus.ts';
 import type { Workflow } from '../../shared/contracts/workflow.ts';
-import { BODY, eventually, queueEvent, startManager, tempDir } from './helpers.ts';
+import { BODY, FakeLauncher, eventually, queueEvent, startManager, tempDir } from './helpers.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -39,7 +39,14 @@ describe('manager restart', () => {
     // Down for longer than the stall timeout: the restarted manager must read what was sent
     // meanwhile before it calls anything silent.
     now += 10 * 60_000;
-    const second = await startManager({ sqlitePath, bus, now: clock, settings: { stallTimeoutMs: 60_000 } });
+    // Its jobs outlive it, as Kubernetes Jobs do.
+    const second = await startManager({
+      sqlitePath,
+      bus,
+      now: clock,
+      launcher: first.launcher,
+      settings: { stallTimeoutMs: 60_000 },
+    });
     try {
       const resumed = await eventually(async () => {
         const w = await second.manager.service.get(wf.queue_id);
@@ -69,6 +76,48 @@ describe('manager restart', () => {
       now += 60_001;
       expect(await second.manager.service.sweep()).toBe(1);
       expect((await second.manager.service.get(quiet.queue_id)).error?.code).toBe('stalled');
+    } finally {
+      await second.close();
+      await bus.close();
+    }
+  });
+
+  it('ends workflows whose job is gone in job_lost, and takes over the jobs that still exist', async () => {
+    const sqlitePath = path.join(tmp.dir, 'restart-jobs.sqlite');
+    const bus = createMemoryBus({ retryBackoffMs: 10 });
+    const first = await startManager({ sqlitePath, bus, settings: { maxRunningJobs: 2 } });
+    const create = async (symbol: string) =>
+      (await (
+        await first.request('/workflows', { method: 'POST', body: { ...BODY, symbol } })
+      ).json()) as Workflow;
+    const kept = await create('BTCUSDT');
+    const gone = await create('ETHUSDT');
+    const queued = await create('BNBUSDT'); // waits for a slot: 2 jobs run
+    expect((await first.manager.service.get(queued.queue_id)).waiting).toMatch(/waiting for a job slot/);
+    const survivors = first.launcher.existing.filter((j) => j.queue_id === kept.queue_id);
+    expect(survivors).toHaveLength(1);
+    await first.close();
+
+    // The platform died: of its two jobs only one exists when the next manager starts.
+    const launcher = new FakeLauncher();
+    launcher.existing = survivors;
+    const second = await startManager({ sqlitePath, bus, launcher, settings: { maxRunningJobs: 2 } });
+    try {
+      const lost = await eventually(async () => {
+        const w = await second.manager.service.get(gone.queue_id);
+        return w.status === 'error' ? w : undefined;
+      });
+      expect(lost.error).toMatchObject({ code: 'job_lost', source: 'launcher' });
+      expect(lost.error?.message).toMatch(/no job runs attempt 1 any more.*retry the workflow/);
+      expect((await second.manager.service.get(kept.queue_id)).status).toBe('pending');
+      // The adopted job holds a slot: the waiting workflow takes the one the lost job freed.
+      await eventually(() => (launcher.launched.length === 1 ? true : undefined));
+      expect(launcher.launched.map((l) => l.command.queue_id)).toEqual([queued.queue_id]);
+      expect((await second.manager.service.get(queued.queue_id)).waiting).toBeUndefined();
+      // A retry of the lost one waits: both slots are taken.
+      const retried = await second.request(`/workflows/${gone.queue_id}/retry`, { method: 'POST' });
+      expect(retried.status).toBe(200);
+      expect((await second.manager.service.get(gone.queue_id)).waiting).toMatch(/2 of 2 jobs running/);
     } finally {
       await second.close();
       await bus.close();

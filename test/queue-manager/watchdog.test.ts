@@ -119,6 +119,27 @@ describe('stall watchdog', () => {
     }
   });
 
+  it('counts no silence before its feed connected (countSilenceFrom)', async () => {
+    let now = Date.parse('2024-09-01T00:00:00Z');
+    const m = await startManager({
+      sqlitePath: path.join(tmp.dir, 'watchdog-feed.sqlite'),
+      settings: { stallTimeoutMs: STALL, watchdogIntervalMs: 3_600_000 },
+      now: () => now,
+    });
+    try {
+      const wf = (await (await m.request('/workflows', { method: 'POST', body: BODY })).json()) as Workflow;
+      now += STALL / 2;
+      m.manager.service.countSilenceFrom(now); // e.g. the runner joined its groups only now
+      now += STALL / 2 + 1000;
+      expect(await m.manager.service.sweep()).toBe(0);
+      now += STALL / 2;
+      expect(await m.manager.service.sweep()).toBe(1);
+      expect((await m.manager.service.get(wf.queue_id)).error?.code).toBe('stalled');
+    } finally {
+      await m.close();
+    }
+  });
+
   it('runs sweeps on its timer, never two at once', async () => {
     let calls = 0;
     let concurrent = 0;
