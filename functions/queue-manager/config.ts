@@ -9,26 +9,27 @@ import { Target } from '../../shared/contracts/workflow.ts';
 import { BaseConfig, env } from '../../shared/runtime/config.ts';
 import { IntakeAuthConfig } from '../../shared/runtime/intake-auth.ts';
 
-/** `target=image` pairs, comma-separated: the only images a Job may run. */
-const ImageAllowList = z
-  .string()
-  .default('')
-  .transform((v, ctx) => {
-    const out: Partial<Record<Target, string>> = {};
-    for (const pair of v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)) {
-      const [target, image, ...rest] = pair.split('=');
-      const t = Target.safeParse(target?.trim());
-      if (!t.success || !image || rest.length > 0 || !/^[\w./:@-]+$/.test(image.trim())) {
-        ctx.addIssue({ code: 'custom', message: `JOB_IMAGES entry "${pair}" must be <target>=<image>` });
-        continue;
+/** `target=value` pairs, comma-separated (JOB_IMAGES, JOB_TEMPLATES). */
+const targetMap = (name: string, what: string, valid: RegExp, def = '') =>
+  z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const out: Partial<Record<Target, string>> = {};
+      for (const pair of v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const [target, value, ...rest] = pair.split('=');
+        const t = Target.safeParse(target?.trim());
+        if (!t.success || !value || rest.length > 0 || !valid.test(value.trim())) {
+          ctx.addIssue({ code: 'custom', message: `${name} entry "${pair}" must be <target>=<${what}>` });
+          continue;
+        }
+        out[t.data] = value.trim();
       }
-      out[t.data] = image.trim();
-    }
-    return out;
-  });
+      return out;
+    });
 
 export const ManagerConfig = BaseConfig.extend({
   ...IntakeAuthConfig.shape,
@@ -51,9 +52,17 @@ export const ManagerConfig = BaseConfig.extend({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
     .default('streamforge'),
-  JOB_IMAGES: ImageAllowList,
+  /** `target=image` pairs: the only images a Job may run. */
+  JOB_IMAGES: targetMap('JOB_IMAGES', 'image', /^[\w./:@-]+$/),
   /** The batch/v1 Job template (YAML) the Kubernetes launcher renders. */
   JOB_TEMPLATE: z.string().default('knative/jobs/loader-job.yaml'),
+  /** `target=path` pairs: a target's own Job template (resources, deadline, secrets) instead of JOB_TEMPLATE. */
+  JOB_TEMPLATES: targetMap(
+    'JOB_TEMPLATES',
+    'path',
+    /^[\w./-]+\.ya?ml$/,
+    'gnn-trainer=knative/jobs/trainer-job.yaml',
+  ),
   /** Seconds between polls of Job status (Kubernetes launcher). */
   JOB_POLL_INTERVAL_MS: env.int(10_000),
   /** Jobs (child processes or Kubernetes Jobs) running at once; more workflows wait as `pending`. */

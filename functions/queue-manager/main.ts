@@ -11,7 +11,7 @@ import { createBus } from '../../shared/bus/create-bus.ts';
 import { createChildProcessLauncher, REPO_ROOT } from '../../shared/jobs/child-process-launcher.ts';
 import type { JobLauncher } from '../../shared/jobs/job-launcher.ts';
 import { createK8sLauncher, defaultKubeConfig } from '../../shared/jobs/k8s-launcher.ts';
-import { parseJobTemplate } from '../../shared/jobs/render-job.ts';
+import { parseJobTemplate, type JobManifest } from '../../shared/jobs/render-job.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { serve } from '../../shared/runtime/serve.ts';
@@ -34,14 +34,25 @@ export function loadManagerConfig(env: Record<string, string | undefined> = proc
 export function createLauncher(cfg: ManagerConfig, logger: Logger): JobLauncher {
   if (cfg.JOB_LAUNCHER === 'child')
     return createChildProcessLauncher({ logger, killGraceMs: cfg.SHUTDOWN_GRACE_MS });
-  const templatePath = path.resolve(REPO_ROOT, cfg.JOB_TEMPLATE);
   return createK8sLauncher({
     kubeConfig: defaultKubeConfig(process.env['KUBERNETES_SERVICE_HOST'] !== undefined),
     namespace: cfg.JOB_NAMESPACE,
-    template: parseJobTemplate(readFileSync(templatePath, 'utf8')),
+    ...jobTemplates(cfg),
     logger,
     pollIntervalMs: cfg.JOB_POLL_INTERVAL_MS,
   });
+}
+
+/** JOB_TEMPLATE and the per-target JOB_TEMPLATES, read and checked (paths from the repository root). */
+export function jobTemplates(cfg: Pick<ManagerConfig, 'JOB_TEMPLATE' | 'JOB_TEMPLATES'>): {
+  template: JobManifest;
+  templates: Record<string, JobManifest>;
+} {
+  const read = (p: string): JobManifest => parseJobTemplate(readFileSync(path.resolve(REPO_ROOT, p), 'utf8'));
+  return {
+    template: read(cfg.JOB_TEMPLATE),
+    templates: Object.fromEntries(Object.entries(cfg.JOB_TEMPLATES).map(([t, p]) => [t, read(p)])),
+  };
 }
 
 async function main(): Promise<void> {

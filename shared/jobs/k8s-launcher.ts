@@ -1,6 +1,6 @@
 /**
  * JobLauncher on Kubernetes (@kubernetes/client-node 1.x, object-parameter API): one batch/v1 Job
- * per workflow attempt, rendered from the template (render-job.ts); cancel deletes the workflow's
+ * per workflow attempt, rendered from its target's template (render-job.ts); cancel deletes the workflow's
  * Jobs with background propagation (their pods go too). Finished Jobs are found by watching the
  * Jobs labelled `app.kubernetes.io/part-of=streamforge` (an exit is reported as soon as the Job
  * controller marks it Complete or Failed) and by listing them: once when a listener registers,
@@ -17,7 +17,10 @@ import { JobLabels, renderJob, type JobManifest } from './render-job.ts';
 export interface K8sLauncherOptions {
   kubeConfig: KubeConfig;
   namespace: string;
+  /** The Job template of every target without its own in `templates`. */
   template: JobManifest;
+  /** Per-target templates (e.g. the trainer's larger requests, deadline and secrets). */
+  templates?: Readonly<Record<string, JobManifest | undefined>>;
   logger: Logger;
   /** How often finished Jobs are listed besides the watch; 0 = no periodic list. Default 10 s. */
   pollIntervalMs?: number;
@@ -153,7 +156,8 @@ export function createK8sLauncher(opts: K8sLauncherOptions): JobLauncher {
 
   return {
     async launch(spec: JobSpec): Promise<JobHandle> {
-      const body = renderJob(opts.template, spec, namespace);
+      const template = opts.templates?.[spec.command.target] ?? opts.template;
+      const body = renderJob(template, spec, namespace);
       const name = body.metadata.name ?? '';
       try {
         await batch.createNamespacedJob({ namespace, body });

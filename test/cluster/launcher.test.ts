@@ -22,7 +22,7 @@ import { JobLabels, parseJobTemplate } from '../../shared/jobs/render-job.ts';
 import { createSqliteStore } from '../../shared/store/sqlite-store.ts';
 import { createManager, type Manager } from '../../functions/queue-manager/app.ts';
 import { settingsFromConfig } from '../../functions/queue-manager/config.ts';
-import { loadManagerConfig } from '../../functions/queue-manager/main.ts';
+import { jobTemplates, loadManagerConfig } from '../../functions/queue-manager/main.ts';
 import {
   CLUSTER_TIMEOUT_MS,
   MANAGER_SA,
@@ -207,6 +207,7 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
   describe('the manager, configured from knative/config.yaml and the Secret', () => {
     let manager: Manager;
     let launcher: JobLauncher;
+    let jobEnv: Record<string, string> = {};
     let dir: string;
     let store: ReturnType<typeof createSqliteStore>;
     const bus = createMemoryBus({ retryBackoffMs: 10 });
@@ -226,10 +227,12 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
       });
       dir = mkdtempSync(path.join(tmpdir(), 'sf-cluster-'));
       store = createSqliteStore({ path: path.join(dir, 'wf.sqlite') });
+      jobEnv = settingsFromConfig(cfg).jobEnv;
       launcher = createK8sLauncher({
         kubeConfig: c.kubeConfig(saToken),
         namespace: cfg.JOB_NAMESPACE,
-        template: parseJobTemplate(readRepoFile(cfg.JOB_TEMPLATE)),
+        // JOB_TEMPLATE and JOB_TEMPLATES, read as the manager's main.ts reads them.
+        ...jobTemplates(cfg),
         logger,
         pollIntervalMs: 0,
         rewatchDelayMs: 200,
@@ -334,6 +337,41 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
         (j) => j.spec?.template.spec?.containers.map((x) => x.image) ?? [],
       );
       expect(new Set(images)).toEqual(new Set([IMAGE]));
+    });
+
+    it('renders a gnn-trainer Job from trainer-job.yaml, with key references to the Secret and no API token', async () => {
+      const cmd = {
+        ...command('wf-btcusdt-gnn_train-20240801-c0ffee', 1),
+        type: 'gnn_train',
+        target: 'gnn-trainer',
+      } as QueueCommand;
+      const handle = await launcher.launch({ command: cmd, image: IMAGE, env: jobEnv });
+      try {
+        // The Job as the API server accepted and stored it.
+        const job = await admin.readNamespacedJob({ name: handle.name, namespace: NS });
+        expect(job.metadata?.labels?.['app.kubernetes.io/component']).toBe('trainer');
+        expect(job.spec?.activeDeadlineSeconds).toBe(21600);
+        const container = job.spec?.template.spec?.containers[0];
+        expect(container?.args).toEqual(['functions/gnn-trainer/main.ts']);
+        expect(container?.resources?.requests).toMatchObject({ cpu: '2', memory: '2Gi' });
+        const refs = (container?.env ?? []).flatMap((e) =>
+          e.valueFrom?.secretKeyRef ? [`${e.name}=${e.valueFrom.secretKeyRef.key}`] : [],
+        );
+        expect(refs.sort()).toEqual([
+          'ARANGO_PASSWORD=ARANGO_PASSWORD',
+          'ARANGO_USERNAME=ARANGO_USERNAME',
+          'ARTIFACT_S3_ACCESS_KEY_ID=ARTIFACT_S3_ACCESS_KEY_ID',
+          'ARTIFACT_S3_SECRET_ACCESS_KEY=ARTIFACT_S3_SECRET_ACCESS_KEY',
+        ]);
+        // No whole-Secret envFrom, and no value of the Secret in the spec.
+        expect(secretRefs(job).every((p) => p.endsWith('.secretKeyRef'))).toBe(true);
+        const stored = JSON.stringify(job);
+        expect(stored).not.toContain('API_TOKEN');
+        expect(stored).not.toContain(API_TOKEN);
+        expect(stored).not.toContain(ARANGO_PASSWORD);
+      } finally {
+        await launcher.cancel(cmd.queue_id);
+      }
     });
 
     it('never writes the API token or the store password to the logs', () => {

@@ -2,7 +2,7 @@
  * The Jobs the queue-manager creates in the cluster, rendered by its own code
  * (shared/jobs/render-job.ts) from the template JOB_TEMPLATE names, with its configuration from the
  * manifests: each validates as a batch/v1 Job, and its environment gives the loader what its
- * loadConfig needs. The trainer template (a later issue) is rendered and validated the same way.
+ * loadConfig needs; the trainer's own template (JOB_TEMPLATES) the same way.
  */
 import { describe, expect, it } from 'vitest';
 import { configProblems, containerEnv } from './env-refs.ts';
@@ -16,7 +16,6 @@ const schemas = loadSchemas();
 const CONTAINER = ['spec', 'template', 'spec', 'containers', 0];
 const LOADER = 'knative/jobs/loader-job.yaml';
 const TRAINER = 'knative/jobs/trainer-job.yaml';
-const IMAGE = 'ghcr.io/streamforge/streamforge:0.1.0';
 
 const containerOf = (job: unknown) => asArray(at(job, 'spec.template.spec.containers'))[0];
 
@@ -48,11 +47,33 @@ describe('Jobs the manager renders', () => {
     expect(configProblems(FUNCTIONS['loader-api']!, env)).toEqual([]);
   });
 
-  it('a gnn-trainer Job from trainer-job.yaml validates and its envFrom resolves', () => {
-    const job = renderFromBundle(bundle, 'gnn-trainer', { templateFile: TRAINER, fallbackImage: IMAGE });
+  it('the manager renders gnn-trainer Jobs from trainer-job.yaml (JOB_TEMPLATES)', () => {
+    expect(managerConfig(bundle).JOB_TEMPLATES).toEqual({ 'gnn-trainer': TRAINER });
+  });
+
+  it('a gnn-trainer Job validates, and its environment satisfies the trainer with no API token', () => {
+    const job = renderFromBundle(bundle, 'gnn-trainer');
     expect(schemas.validate(job)).toEqual([]);
+    expect(at(job, 'metadata.labels')).toMatchObject({ 'app.kubernetes.io/component': 'trainer' });
     expect(at(containerOf(job), 'args')).toEqual(['functions/gnn-trainer/main.ts']);
-    expect(containerEnv(bundle, containerOf(job), { knative: false }).problems).toEqual([]);
+    const { env, problems } = containerEnv(bundle, containerOf(job), { knative: false });
+    expect(problems).toEqual([]);
+    expect(configProblems(FUNCTIONS['gnn-trainer']!, env)).toEqual([]);
+    // The store's and the bucket's credentials by key reference; never the API token.
+    expect(
+      Object.keys(env)
+        .filter((k) => /ARANGO_(USER|PASS)|ARTIFACT_S3_(ACCESS|SECRET)/.test(k))
+        .sort(),
+    ).toEqual([
+      'ARANGO_PASSWORD',
+      'ARANGO_USERNAME',
+      'ARTIFACT_S3_ACCESS_KEY_ID',
+      'ARTIFACT_S3_SECRET_ACCESS_KEY',
+    ]);
+    expect(env['API_TOKEN']).toBeUndefined();
+    expect(asArray(at(containerOf(job), 'envFrom')).some((e) => at(e, 'secretRef') !== undefined)).toBe(
+      false,
+    );
   });
 });
 

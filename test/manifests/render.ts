@@ -50,7 +50,7 @@ export function renderFromBundle(
   opts: { templateFile?: string; fallbackImage?: string } = {},
 ): JobManifest {
   const cfg = managerConfig(b);
-  const templateFile = opts.templateFile ?? cfg.JOB_TEMPLATE;
+  const templateFile = opts.templateFile ?? cfg.JOB_TEMPLATES[target] ?? cfg.JOB_TEMPLATE;
   const doc = b.docs.find((d) => d.file === templateFile);
   if (!doc) throw new Error(`no Job template ${templateFile}`);
   const image = cfg.JOB_IMAGES[target] ?? opts.fallbackImage;
