@@ -265,6 +265,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       intakeAuth,
       // The manager's port answers before the runner below has joined its groups: /readyz says
       // so until it has (a command sent earlier would be skipped by a fresh `latest` group).
+      feedLater: true,
       alsoReady: () =>
         runnerStarted
           ? Promise.resolve()
@@ -315,8 +316,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     await runner.start();
     runnerStarted = true;
     // Until now no queue-event could reach the manager (after a crash, joining the groups waits
-    // for the dead members' sessions to end): silence counts from here.
-    manager.service.countSilenceFrom(Date.now());
+    // for the dead members' sessions to end): silence counts, and lost jobs are judged, from here.
+    manager.service.feedConnected(Date.now());
     closers.push(() => runner.stop());
 
     return {

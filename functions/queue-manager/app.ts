@@ -50,6 +50,11 @@ export interface ManagerDeps {
    * would read yet (a fresh group with `initialOffset: latest` skips what came before it).
    */
   alsoReady?: () => Promise<void>;
+  /**
+   * The caller connects the queue-event feed after `start()` and then calls
+   * `service.feedConnected(at)`; until then no workflow is called stalled or its job lost.
+   */
+  feedLater?: boolean;
   /** Scores a model on the latest stored data (`POST /models/{id}/predict`); default loads tfjs on first use. */
   predictor?: Predictor;
 }
@@ -84,6 +89,7 @@ export function createManager(deps: ManagerDeps): Manager {
     settings,
     metrics: managerMetrics(registry),
     now: deps.now ?? Date.now,
+    feedLater: deps.feedLater,
   });
   const watchdog = createWatchdog({
     sweep: () => service.sweep(),

@@ -31,6 +31,11 @@ import type { Registry as AnalyticsRegistry } from '../../shared/analytics/regis
 export type ServiceDeps = JobControlDeps & {
   /** Graphs and models (gnn_train looks its graph up; a trainer's final event registers its model). */
   analytics: AnalyticsRegistry;
+  /**
+   * The queue-event feed connects after start (the platform's local runner): no verdict on
+   * silence or lost jobs until `feedConnected` is called.
+   */
+  feedLater?: boolean | undefined;
 };
 
 export type IngestOutcome = 'applied' | 'unchanged' | 'unknown';
@@ -52,11 +57,12 @@ export interface WorkflowService {
   /** Starts the workflows a previous manager left waiting for a job slot. */
   resume(): Promise<void>;
   /**
-   * Queue-events can reach the manager from `at` on (its feed has connected): no workflow's
-   * silence counts before then. The platform calls it once its local runner has joined the
-   * consumer groups, which after a crash can take as long as the dead members' session timeout.
+   * Queue-events can reach the manager from `at` on (with `feedLater`): until then the watchdog
+   * calls no one silent and no job lost; silence counts from `at`. The platform calls it once its
+   * local runner has joined the consumer groups, which after a crash waits for the dead
+   * members' sessions to end (30 s).
    */
-  countSilenceFrom(at: number): void;
+  feedConnected(at: number): void;
   /** Cancels pending job-exit timers. */
   close(): void;
 }
@@ -75,6 +81,19 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
    * manager's, not theirs (docs/faults.md, "store unavailable", "broker restart").
    */
   let watchingSince = d.now();
+  /** False until the feed connects (`feedLater`): no verdicts meanwhile. */
+  let hearing = d.feedLater !== true;
+  /** The active workflows at start, while `adopt` waits for the feed. */
+  let unadopted: Workflow[] | undefined;
+  async function adopt(active: Workflow[]): Promise<void> {
+    try {
+      const lost = await jobs.adopt(active);
+      if (lost > 0) log.warn({ lost }, 'workflows whose job is gone end in error (job_lost)');
+    } catch (err) {
+      // Without the list the stall watchdog still ends them, later.
+      log.warn({ err }, 'could not list the jobs that exist');
+    }
+  }
   const blind = (err: unknown): void => {
     if (err instanceof DependencyError) watchingSince = Math.max(watchingSince, d.now());
   };
@@ -282,6 +301,7 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     async sweep() {
       const now = d.now();
       let stalled = 0;
+      if (!hearing) return 0;
       // A broker that is away delays every queue-event: nobody can be called silent meanwhile.
       try {
         await d.bus.ping();
@@ -310,19 +330,19 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
       return stalled;
     },
 
-    countSilenceFrom(at) {
+    feedConnected(at) {
       watchingSince = Math.max(watchingSince, at);
+      hearing = true;
+      const left = unadopted;
+      unadopted = undefined;
+      if (left) void adopt(left);
     },
 
     async resume() {
       const active = await repo.active();
-      try {
-        const lost = await jobs.adopt(active);
-        if (lost > 0) log.warn({ lost }, 'workflows whose job is gone end in error (job_lost)');
-      } catch (err) {
-        // Without the list the stall watchdog still ends them, later.
-        log.warn({ err }, 'could not list the jobs that exist');
-      }
+      // A final event sent just before a crash must be read before its job is called lost.
+      if (hearing) await adopt(active);
+      else unadopted = active;
       jobs.resumeWaiting(active);
     },
 

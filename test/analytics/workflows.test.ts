@@ -4,27 +4,21 @@
  * stored as klines, a graph is built through `POST /workflows`, read back through `GET /graphs`,
  * a GNN is trained on it as a Job, registered, listed and asked for predictions over HTTP.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GraphInfo, ModelInfo } from '../../shared/contracts/analytics.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
 import { identify, seriesKey } from '../../shared/contracts/records.ts';
-import { loadConfig } from '../../shared/runtime/config.ts';
 import { createRegistry } from '../../shared/analytics/registry.ts';
-import { PlatformConfig } from '../../functions/platform/config.ts';
-import { startPlatform, type Platform } from '../../functions/platform/platform.ts';
+import type { Platform } from '../../functions/platform/platform.ts';
 import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.ts';
+import { startTestPlatform, type TestPlatform } from '../platform/start.ts';
 
-const logger = pino({ level: 'silent' });
 const market = syntheticMarket({ symbols: 6, bars: 24 * 120, seed: 11, start: Date.UTC(2023, 0, 1) });
 const FROM = '2023-01-01';
 const TO = '2023-05-01'; // 120 days
 
 describe('graph_build and gnn_train through the API (embedded platform)', () => {
-  let dir: string;
+  let running: TestPlatform | undefined;
   let platform: Platform;
 
   const post = async (body: unknown) =>
@@ -50,14 +44,8 @@ describe('graph_build and gnn_train through the API (embedded platform)', () => 
     );
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'sf-analytics-'));
-    const cfg = loadConfig(PlatformConfig, {
-      PORT: '0',
-      SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_GRACE_MS: '2000',
-    });
-    platform = await startPlatform({ cfg, logger, host: '127.0.0.1' });
+    running = await startTestPlatform('analytics');
+    platform = running.platform;
     const records = market.klines.flat().map((k) => {
       const id = identify('kline', k);
       return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
@@ -66,8 +54,7 @@ describe('graph_build and gnn_train through the API (embedded platform)', () => 
   }, 60_000);
 
   afterAll(async () => {
-    await platform?.close();
-    await rm(dir, { recursive: true, force: true });
+    await running?.close();
   });
 
   let graphId = '';

@@ -6,25 +6,19 @@
  * predicts from it. A model whose artifact is missing answers 409 saying so; with the server
  * stopped, predict answers 409 "unreachable" and a new training ends in `error` naming the store.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelInfo } from '../../shared/contracts/analytics.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
 import { identify, seriesKey } from '../../shared/contracts/records.ts';
-import { loadConfig } from '../../shared/runtime/config.ts';
 import { createRegistry } from '../../shared/analytics/registry.ts';
 import { createS3Store } from '../../shared/artifacts/s3.ts';
-import { PlatformConfig } from '../../functions/platform/config.ts';
-import { startPlatform, type Platform } from '../../functions/platform/platform.ts';
+import type { Platform } from '../../functions/platform/platform.ts';
 import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.ts';
+import { startTestPlatform, type TestPlatform } from '../platform/start.ts';
 import { CREDENTIALS, motoMissing, REGION, startMoto, type Moto } from './moto.ts';
 
 const missing = motoMissing();
 const BUCKET = 'sf-models';
-const logger = pino({ level: 'silent' });
 const market = syntheticMarket({ symbols: 4, bars: 24 * 60, seed: 5, start: Date.UTC(2023, 0, 1) });
 
 interface Workflow {
@@ -35,7 +29,7 @@ interface Workflow {
 describe.skipIf(missing !== null)(
   'a model trained into S3 is predicted from S3 (embedded platform, moto)',
   () => {
-    let dir: string;
+    let running: TestPlatform | undefined;
     let moto: Moto;
     let platform: Platform;
 
@@ -62,23 +56,20 @@ describe.skipIf(missing !== null)(
     const predict = (id: string) => fetch(`${platform.url}/models/${id}/predict`, { method: 'POST' });
 
     beforeAll(async () => {
-      dir = await mkdtemp(path.join(tmpdir(), 'sf-artifacts-e2e-'));
       moto = await startMoto();
       await moto.createBucket(BUCKET);
-      const cfg = loadConfig(PlatformConfig, {
-        PORT: '0',
-        SQLITE_PATH: path.join(dir, 'streamforge.sqlite'),
-        LOG_LEVEL: 'silent',
-        SHUTDOWN_GRACE_MS: '2000',
-        DEMO: 'false',
-        ARTIFACT_STORE: `s3://${BUCKET}/models`,
-        ARTIFACT_S3_ENDPOINT: moto.endpoint,
-        ARTIFACT_S3_REGION: REGION,
-        ARTIFACT_S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-        ARTIFACT_S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-        ARTIFACT_S3_TIMEOUT_MS: '2000',
+      running = await startTestPlatform('artifacts-e2e', {
+        env: {
+          DEMO: 'false',
+          ARTIFACT_STORE: `s3://${BUCKET}/models`,
+          ARTIFACT_S3_ENDPOINT: moto.endpoint,
+          ARTIFACT_S3_REGION: REGION,
+          ARTIFACT_S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          ARTIFACT_S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+          ARTIFACT_S3_TIMEOUT_MS: '2000',
+        },
       });
-      platform = await startPlatform({ cfg, logger, host: '127.0.0.1' });
+      platform = running.platform;
       const records = market.klines.flat().map((k) => {
         const id = identify('kline', k);
         return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
@@ -87,9 +78,8 @@ describe.skipIf(missing !== null)(
     }, 90_000);
 
     afterAll(async () => {
-      await platform?.close();
+      await running?.close();
       await moto?.stop();
-      await rm(dir, { recursive: true, force: true });
     });
 
     it('trains into the bucket, registers an s3:// URI, predicts from it; a missing artifact is 409', async () => {

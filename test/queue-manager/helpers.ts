@@ -93,6 +93,7 @@ export async function startManager(opts: {
   now?: () => number;
   launcher?: FakeLauncher;
   intakeAuth?: (authorization: string | undefined) => Promise<void>;
+  feedLater?: boolean;
 }): Promise<TestManager> {
   const store = createSqliteStore({ path: opts.sqlitePath, busyTimeoutMs: opts.busyTimeoutMs });
   const bus = opts.bus ?? createMemoryBus({ retryBackoffMs: 10 });
@@ -105,6 +106,7 @@ export async function startManager(opts: {
     settings: { jobExitGraceMs: 20, ...opts.settings },
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.intakeAuth ? { intakeAuth: opts.intakeAuth } : {}),
+    ...(opts.feedLater ? { feedLater: true } : {}),
   });
   await manager.start();
   const topology = await loadTopology(path.resolve(import.meta.dirname, '../../kafka-sources'));

@@ -5,7 +5,7 @@ import type { QueueEvent, Workflow } from '../../shared/contracts/workflow.ts';
 import { DependencyError } from '../../shared/runtime/errors.ts';
 import { createMemoryBus } from '../../shared/bus/memory-bus.ts';
 import { createWatchdog } from '../../functions/queue-manager/watchdog.ts';
-import { BODY, eventually, logger, queueEvent, startManager, tempDir } from './helpers.ts';
+import { BODY, FakeLauncher, eventually, logger, queueEvent, startManager, tempDir } from './helpers.ts';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -119,17 +119,49 @@ describe('stall watchdog', () => {
     }
   });
 
-  it('counts no silence before its feed connected (countSilenceFrom)', async () => {
+  it('with feedLater, judges no one before its feed connected, and counts silence from then', async () => {
+    let now = Date.parse('2024-09-01T00:00:00Z');
+    const sqlitePath = path.join(tmp.dir, 'watchdog-feed.sqlite');
+    const first = await startManager({ sqlitePath, settings: { stallTimeoutMs: STALL }, now: () => now });
+    const wf = (await (await first.request('/workflows', { method: 'POST', body: BODY })).json()) as Workflow;
+    await first.close();
+    // The platform restarts; its runner takes long to join the groups.
+    const launcher = new FakeLauncher(); // the loader died with the platform
+    const m = await startManager({
+      sqlitePath,
+      launcher,
+      feedLater: true,
+      settings: { stallTimeoutMs: STALL, watchdogIntervalMs: 3_600_000 },
+      now: () => now,
+    });
+    try {
+      now += 3 * STALL;
+      expect(await m.manager.service.sweep()).toBe(0);
+      await new Promise((r) => setTimeout(r, 100)); // past the exit grace: still no job_lost
+      expect((await m.manager.service.get(wf.queue_id)).status).toBe('pending');
+      m.manager.service.feedConnected(now);
+      const lost = await eventually(async () => {
+        const w = await m.manager.service.get(wf.queue_id);
+        return w.status === 'error' ? w : undefined;
+      });
+      expect(lost.error?.code).toBe('job_lost');
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('counts silence from when its feed connected', async () => {
     let now = Date.parse('2024-09-01T00:00:00Z');
     const m = await startManager({
-      sqlitePath: path.join(tmp.dir, 'watchdog-feed.sqlite'),
+      sqlitePath: path.join(tmp.dir, 'watchdog-feed-silence.sqlite'),
+      feedLater: true,
       settings: { stallTimeoutMs: STALL, watchdogIntervalMs: 3_600_000 },
       now: () => now,
     });
     try {
       const wf = (await (await m.request('/workflows', { method: 'POST', body: BODY })).json()) as Workflow;
       now += STALL / 2;
-      m.manager.service.countSilenceFrom(now); // e.g. the runner joined its groups only now
+      m.manager.service.feedConnected(now);
       now += STALL / 2 + 1000;
       expect(await m.manager.service.sweep()).toBe(0);
       now += STALL / 2;
