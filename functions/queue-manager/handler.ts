@@ -301,6 +301,9 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     async sweep() {
       const now = d.now();
       let stalled = 0;
+      // The gauges show what is active whether or not the manager may judge it now.
+      const active = await repo.active();
+      metrics.observeActive(active, now);
       if (!hearing) return 0;
       // A broker that is away delays every queue-event: nobody can be called silent meanwhile.
       try {
@@ -310,8 +313,6 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
         log.warn({ err }, 'watchdog: the bus is unavailable; silence counts from when it is back');
         return 0;
       }
-      const active = await repo.active();
-      metrics.observeActive(active, now);
       for (const wf of active) {
         // Waiting for a job slot is not silence: nothing was asked of anyone yet.
         if (wf.waiting !== undefined) continue;
