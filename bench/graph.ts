@@ -24,7 +24,7 @@ import { alignReturns, buildSnapshots, windowBars } from '../shared/analytics/gr
 import { readBars } from '../shared/analytics/klines.ts';
 import { graphParamsOf, GraphRequest } from '../shared/contracts/analytics.ts';
 import { canonicalCollection } from '../shared/contracts/events.ts';
-import { identify, seriesKey } from '../shared/contracts/records.ts';
+import { seriesRecord } from '../shared/store/store.ts';
 import { createSqliteStore } from '../shared/store/sqlite-store.ts';
 import { runPython } from './python.ts';
 
@@ -49,10 +49,7 @@ try {
   const store = createSqliteStore({ path: join(dir, 'bench.sqlite') });
   const collection = canonicalCollection('kline');
   for (const klines of m.klines) {
-    const records = klines.map((k) => {
-      const id = identify('kline', k);
-      return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
-    });
+    const records = klines.map((k) => seriesRecord('kline', k));
     await store.upsertRecords(collection, records);
   }
   const params = graphParamsOf(GraphRequest.parse({ interval: '1h', window: '30d', step: '1d' }), {

@@ -23,11 +23,14 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.mjs';
+
+export { freePort };
 
 export const KAFKA_VERSION = '3.9.1';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -91,18 +94,6 @@ export function fetchKafka({ quiet = false } = {}) {
     rmSync(work, { recursive: true, force: true });
     rmSync(staging, { recursive: true, force: true });
   }
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
 }
 
 /** Kafka cluster ids are 16 random bytes in URL-safe base64; the CLI avoids a leading '-'. */

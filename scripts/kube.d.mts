@@ -12,9 +12,6 @@ export declare function buildKube(opts?: {
   etcd?: 'if-missing' | 'always';
 }): Promise<{ apiserver: string; etcd: string | undefined }>;
 
-/** A free TCP port on 127.0.0.1. */
-export declare function freePort(): Promise<number>;
-
 /** A kubeconfig (YAML text) for `server`, trusting `caFile`, authenticating with `token`. */
 export declare function kubeconfigYaml(opts: {
   server: string;

@@ -30,11 +30,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.mjs';
 
 export const KUBE_VERSION = 'v1.35.4';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -141,18 +141,6 @@ export async function buildKube({ quiet = false, etcd = 'if-missing' } = {}) {
     });
   }
   return { apiserver: apiserverBin, etcd: findEtcd() };
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
 }
 
 function get(url, { ca, token, timeoutMs = 2000 }) {

@@ -45,7 +45,6 @@ import { createManager } from '../queue-manager/app.ts';
 import { settingsFromConfig } from '../queue-manager/config.ts';
 import { createPredictor } from '../queue-manager/predict.ts';
 import type { PlatformConfig } from './config.ts';
-import { DependencyError } from '../../shared/runtime/errors.ts';
 
 export interface PlatformOptions {
   cfg: PlatformConfig;
@@ -257,19 +256,14 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       // Loaders start in half the time from a bundle (child-process-launcher.ts has the figures).
       bundleDir: path.join(REPO_ROOT, '.cache', 'jobs'),
     });
-    let runnerStarted = false;
     const manager = createManager({
       store,
       bus,
       launcher,
       intakeAuth,
-      // The manager's port answers before the runner below has joined its groups: /readyz says
-      // so until it has (a command sent earlier would be skipped by a fresh `latest` group).
+      // The manager's port answers before the runner below has joined its groups: not ready, and
+      // no verdicts, until then.
       feedLater: true,
-      alsoReady: () =>
-        runnerStarted
-          ? Promise.resolve()
-          : Promise.reject(new DependencyError('the local runner has not joined its consumer groups yet')),
       logger: log('queue-manager'),
       predictor: createPredictor({ store, logger: log('queue-manager'), artifacts }),
       settings: {
@@ -314,7 +308,6 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       logger: log('local-runner'),
     });
     await runner.start();
-    runnerStarted = true;
     // Until now no queue-event could reach the manager (after a crash, joining the groups waits
     // for the dead members' sessions to end): silence counts, and lost jobs are judged, from here.
     manager.service.feedConnected(Date.now());

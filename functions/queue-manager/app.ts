@@ -23,6 +23,7 @@ import { registerSeriesRoutes } from './series-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
 import { createRegistry as createAnalyticsRegistry } from '../../shared/analytics/registry.ts';
 import { createWatchdog } from './watchdog.ts';
+import { DependencyError } from '../../shared/runtime/errors.ts';
 import { createChangeFeed, observedRepo, type ChangeFeed } from './changes.ts';
 import { registerChartRoutes } from './chart-routes.ts';
 import { registerUiRoutes } from './ui-routes.ts';
@@ -45,14 +46,10 @@ export interface ManagerDeps {
   /** Checks senders of queue-events on POST / (shared/runtime/intake-auth.ts); unset = open (tests). */
   intakeAuth?: (authorization: string | undefined) => Promise<void>;
   /**
-   * A further readiness check beside the store and the bus: the platform's says whether its
-   * local runner has joined its consumer groups, so that nothing is accepted that no function
-   * would read yet (a fresh group with `initialOffset: latest` skips what came before it).
-   */
-  alsoReady?: () => Promise<void>;
-  /**
    * The caller connects the queue-event feed after `start()` and then calls
-   * `service.feedConnected(at)`; until then no workflow is called stalled or its job lost.
+   * `service.feedConnected(at)`; until then /readyz answers 503 (nothing is accepted that no
+   * function would read yet: a fresh `latest` group skips what came before it) and no workflow
+   * is called stalled or its job lost.
    */
   feedLater?: boolean;
   /** Scores a model on the latest stored data (`POST /models/{id}/predict`); default loads tfjs on first use. */
@@ -104,7 +101,8 @@ export function createManager(deps: ManagerDeps): Manager {
     ready: async () => {
       await store.ping();
       await bus.ping();
-      await deps.alsoReady?.();
+      if (!service.feedIsConnected())
+        throw new DependencyError('the queue-event feed is not connected yet (consumer groups joining)');
     },
     onEvent: async (event) => {
       await service.ingestCloudEvent(event);

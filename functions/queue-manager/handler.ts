@@ -63,6 +63,8 @@ export interface WorkflowService {
    * members' sessions to end (30 s).
    */
   feedConnected(at: number): void;
+  /** False from start until `feedConnected` when the feed connects later; true otherwise. */
+  feedIsConnected(): boolean;
   /** Cancels pending job-exit timers. */
   close(): void;
 }
@@ -94,8 +96,11 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
       log.warn({ err }, 'could not list the jobs that exist');
     }
   }
+  const silenceFrom = (at: number): void => {
+    watchingSince = Math.max(watchingSince, at);
+  };
   const blind = (err: unknown): void => {
-    if (err instanceof DependencyError) watchingSince = Math.max(watchingSince, d.now());
+    if (err instanceof DependencyError) silenceFrom(d.now());
   };
 
   /** A new workflow document; a queue id clash (1 in 16M per day and type) gets a fresh id. */
@@ -309,7 +314,7 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
       try {
         await d.bus.ping();
       } catch (err) {
-        watchingSince = Math.max(watchingSince, now);
+        silenceFrom(now);
         log.warn({ err }, 'watchdog: the bus is unavailable; silence counts from when it is back');
         return 0;
       }
@@ -332,12 +337,14 @@ export function createWorkflowService(d: ServiceDeps): WorkflowService {
     },
 
     feedConnected(at) {
-      watchingSince = Math.max(watchingSince, at);
+      silenceFrom(at);
       hearing = true;
       const left = unadopted;
       unadopted = undefined;
       if (left) void adopt(left);
     },
+
+    feedIsConnected: () => hearing,
 
     async resume() {
       const active = await repo.active();

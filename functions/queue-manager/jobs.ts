@@ -6,7 +6,7 @@
 import type { EventBus } from '../../shared/bus/event-bus.ts';
 import { Topics } from '../../shared/contracts/events.ts';
 import type { Target, Workflow } from '../../shared/contracts/workflow.ts';
-import type { JobExit, JobLauncher } from '../../shared/jobs/job-launcher.ts';
+import type { JobLauncher } from '../../shared/jobs/job-launcher.ts';
 import { InvalidInputError, NotFoundError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import { JOB_TARGETS, commandMessage, commandOf } from './commands.ts';
@@ -68,14 +68,20 @@ export function createJobControl(d: JobControlDeps): JobControl {
     return after;
   }
 
-  async function applyExit(exit: JobExit, attempt: number | undefined): Promise<void> {
-    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
-    try {
-      await fail(exit.queue_id, 'job_exit', `job ${exit.name} ${how}`, 'launcher', attempt);
-    } catch (err) {
-      if (!(err instanceof NotFoundError))
-        log.error({ queue_id: exit.queue_id, err }, 'could not record job exit');
-    }
+  /**
+   * Fails the attempt after the exit grace, which lets the job's own final event (in flight, or
+   * redelivered after a restart) win; a workflow that ended meanwhile is left as it is.
+   */
+  function failAfterGrace(queueId: string, code: string, message: string, attempt: number | undefined): void {
+    metrics.jobFailures.inc();
+    const t = setTimeout(() => {
+      exitTimers.delete(t);
+      fail(queueId, code, message, 'launcher', attempt).catch((err: unknown) => {
+        if (!(err instanceof NotFoundError))
+          log.error({ queue_id: queueId, err }, `could not record ${code}`);
+      });
+    }, settings.jobExitGraceMs);
+    exitTimers.add(t);
   }
 
   launcher.onExit((exit) => {
@@ -87,12 +93,8 @@ export function createJobControl(d: JobControlDeps): JobControl {
       log.info({ queue_id: exit.queue_id, job: exit.name }, 'job finished');
       return;
     }
-    metrics.jobFailures.inc();
-    const t = setTimeout(() => {
-      exitTimers.delete(t);
-      void applyExit(exit, exit.attempt ?? current?.attempt);
-    }, settings.jobExitGraceMs);
-    exitTimers.add(t);
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${String(exit.code)}`;
+    failAfterGrace(exit.queue_id, 'job_exit', `job ${exit.name} ${how}`, exit.attempt ?? current?.attempt);
   });
 
   /** Attempts whose start is in flight, and those of them a stop arrived for meanwhile. */
@@ -210,19 +212,13 @@ export function createJobControl(d: JobControlDeps): JobControl {
           continue;
         }
         lost += 1;
-        metrics.jobFailures.inc();
-        // The grace lets a final event the job sent before it went (redelivered now) win.
-        const t = setTimeout(() => {
-          exitTimers.delete(t);
-          const message =
-            `no job runs attempt ${wf.attempt} any more: the manager started again and found none ` +
-            `(the platform was restarted, or the Job was deleted); retry the workflow`;
-          void fail(wf.queue_id, 'job_lost', message, 'launcher', wf.attempt).catch((err: unknown) => {
-            if (!(err instanceof NotFoundError))
-              log.error({ queue_id: wf.queue_id, err }, 'could not record a lost job');
-          });
-        }, settings.jobExitGraceMs);
-        exitTimers.add(t);
+        failAfterGrace(
+          wf.queue_id,
+          'job_lost',
+          `no job runs attempt ${wf.attempt} any more: the manager started again and found none ` +
+            `(the platform was restarted, or the Job was deleted); retry the workflow`,
+          wf.attempt,
+        );
       }
       return lost;
     },

@@ -44,6 +44,16 @@ function statusOf(err: unknown): number | undefined {
   return undefined;
 }
 
+/** A Job's name, workflow and attempt from its labels; undefined for one that is not ours. */
+function identityOf(job: V1Job): ExistingJob | undefined {
+  const name = job.metadata?.name;
+  const labels = job.metadata?.labels ?? {};
+  const queueId = labels[JobLabels.queueId];
+  const attempt = Number(labels[JobLabels.attempt]);
+  if (!name || !queueId) return undefined;
+  return { queue_id: queueId, name, ...(attempt > 0 ? { attempt } : {}) };
+}
+
 /** 0 for a Complete Job, 1 for a Failed one, undefined while it runs. */
 function exitCodeOf(job: V1Job): number | undefined {
   const done = (type: string) => job.status?.conditions?.some((c) => c.type === type && c.status === 'True');
@@ -68,24 +78,15 @@ export function createK8sLauncher(opts: K8sLauncherOptions): JobLauncher {
 
   /** Reports `job` if it finished and was not reported yet; returns its name when it counts. */
   function consider(job: V1Job): string | undefined {
-    const name = job.metadata?.name;
-    const labels = job.metadata?.labels ?? {};
-    const queueId = labels[JobLabels.queueId];
+    const id = identityOf(job);
     const code = exitCodeOf(job);
-    if (!name || !queueId || code === undefined) return undefined;
-    if (reported.has(name)) return name;
-    reported.add(name);
-    const attempt = Number(labels[JobLabels.attempt]);
-    const exit: JobExit = {
-      queue_id: queueId,
-      name,
-      code,
-      signal: null,
-      ...(attempt > 0 ? { attempt } : {}),
-    };
-    logger.info({ queue_id: queueId, job: name, code }, 'job finished');
+    if (!id || code === undefined) return undefined;
+    if (reported.has(id.name)) return id.name;
+    reported.add(id.name);
+    const exit: JobExit = { ...id, code, signal: null };
+    logger.info({ queue_id: id.queue_id, job: id.name, code }, 'job finished');
     for (const l of listeners) l(exit);
-    return name;
+    return id.name;
   }
 
   async function poll(): Promise<void> {
@@ -172,14 +173,7 @@ export function createK8sLauncher(opts: K8sLauncherOptions): JobLauncher {
 
     async list(): Promise<ExistingJob[]> {
       const list = await batch.listNamespacedJob({ namespace, labelSelector: selector });
-      return list.items.flatMap((job) => {
-        const name = job.metadata?.name;
-        const labels = job.metadata?.labels ?? {};
-        const queueId = labels[JobLabels.queueId];
-        const attempt = Number(labels[JobLabels.attempt]);
-        if (!name || !queueId) return [];
-        return [{ queue_id: queueId, name, ...(attempt > 0 ? { attempt } : {}) }];
-      });
+      return list.items.flatMap((job) => identityOf(job) ?? []);
     },
 
     async cancel(queueId: string): Promise<void> {

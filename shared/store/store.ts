@@ -9,7 +9,13 @@
  *   concurrency (a revision number).
  */
 import type { GraphSnapshot } from '../contracts/analytics.ts';
-import type { RecordKind, SeriesId } from '../contracts/records.ts';
+import {
+  identify,
+  seriesKey,
+  type RecordKind,
+  type RecordOfKind,
+  type SeriesId,
+} from '../contracts/records.ts';
 import type { Row } from '../contracts/rows.ts';
 
 /** One record to UPSERT, already validated and identified (shared/contracts/records.ts `identify`). */
@@ -21,6 +27,12 @@ export interface SeriesRecord {
   /** Position on the series' time axis, epoch ms. */
   time: number;
   doc: Record<string, unknown>;
+}
+
+/** The SeriesRecord of one validated record (tests, benches and seeding write them directly). */
+export function seriesRecord<K extends RecordKind>(kind: K, doc: RecordOfKind[K]): SeriesRecord {
+  const id = identify(kind, doc);
+  return { key: id.key, series: seriesKey(id.series), time: id.time, doc };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { GraphInfo, ModelInfo } from '../../shared/contracts/analytics.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
-import { identify, seriesKey } from '../../shared/contracts/records.ts';
+import { seriesRecord } from '../../shared/store/store.ts';
 import { createRegistry } from '../../shared/analytics/registry.ts';
 import type { Platform } from '../../functions/platform/platform.ts';
 import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.ts';
@@ -46,10 +46,7 @@ describe('graph_build and gnn_train through the API (embedded platform)', () => 
   beforeAll(async () => {
     running = await startTestPlatform('analytics');
     platform = running.platform;
-    const records = market.klines.flat().map((k) => {
-      const id = identify('kline', k);
-      return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
-    });
+    const records = market.klines.flat().map((k) => seriesRecord('kline', k));
     await platform.store.upsertRecords(canonicalCollection('kline'), records);
   }, 60_000);
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ModelInfo } from '../../shared/contracts/analytics.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
-import { identify, seriesKey } from '../../shared/contracts/records.ts';
+import { seriesRecord } from '../../shared/store/store.ts';
 import { createRegistry } from '../../shared/analytics/registry.ts';
 import { createS3Store } from '../../shared/artifacts/s3.ts';
 import type { Platform } from '../../functions/platform/platform.ts';
@@ -70,10 +70,7 @@ describe.skipIf(missing !== null)(
         },
       });
       platform = running.platform;
-      const records = market.klines.flat().map((k) => {
-        const id = identify('kline', k);
-        return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
-      });
+      const records = market.klines.flat().map((k) => seriesRecord('kline', k));
       await platform.store.upsertRecords(canonicalCollection('kline'), records);
     }, 90_000);
 

@@ -253,6 +253,16 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
+    /** The Job the manager created for a workflow, once the API server has it. */
+    const jobOf = (queueId: string) =>
+      eventually(async () => {
+        const list = await admin.listNamespacedJob({
+          namespace: NS,
+          labelSelector: `${JobLabels.queueId}=${queueId}`,
+        });
+        return list.items[0];
+      });
+
     const post = (body: unknown, token = API_TOKEN) =>
       manager.app.request('/workflows', {
         method: 'POST',
@@ -269,13 +279,7 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
       });
       expect(res.status).toBe(201);
       const wf = (await res.json()) as Workflow;
-      const job = await eventually(async () => {
-        const list = await admin.listNamespacedJob({
-          namespace: NS,
-          labelSelector: `${JobLabels.queueId}=${wf.queue_id}`,
-        });
-        return list.items[0];
-      });
+      const job = await jobOf(wf.queue_id);
 
       const pod = job.spec?.template.spec;
       expect(pod?.containers.map((x) => x.image)).toEqual([IMAGE]);
@@ -321,13 +325,7 @@ suite('Kubernetes JobLauncher against a real API server (as the manager ServiceA
       });
       if (res.status === 201) {
         const wf = (await res.json()) as Workflow;
-        const job = await eventually(async () => {
-          const list = await admin.listNamespacedJob({
-            namespace: NS,
-            labelSelector: `${JobLabels.queueId}=${wf.queue_id}`,
-          });
-          return list.items[0];
-        });
+        const job = await jobOf(wf.queue_id);
         expect(job.spec?.template.spec?.containers.map((x) => x.image)).toEqual([IMAGE]);
       } else {
         // Or the request is refused outright for its unknown field: no Job either way.

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BusEvent } from '../../shared/bus/event-bus.ts';
+import type { BusEvent, EventBus, Subscription } from '../../shared/bus/event-bus.ts';
 import { EventTypes, Topics } from '../../shared/contracts/events.ts';
 import { makeEvent } from '../../shared/runtime/cloudevents.ts';
 import { loadConfig } from '../../shared/runtime/config.ts';
@@ -48,6 +48,21 @@ const GOOD = [
   '0',
 ];
 
+/** Collects what reaches the dead-letter topic from now on. */
+async function deadLetters(bus: EventBus, groupId: string): Promise<{ dead: BusEvent[]; sub: Subscription }> {
+  const dead: BusEvent[] = [];
+  const sub = await bus.subscribe({
+    groupId,
+    topics: [Topics.deadLetter],
+    from: 'latest',
+    handler: (m) => {
+      dead.push(m.event);
+      return Promise.resolve();
+    },
+  });
+  return { dead, sub };
+}
+
 describe.each([
   ['embedded', ''],
   ['kafka', brokers],
@@ -76,16 +91,7 @@ describe.each([
         }),
         logger,
       });
-      const dead: BusEvent[] = [];
-      const sub = await platform.bus.subscribe({
-        groupId: `faults-dead-letters-${Date.now()}`,
-        topics: [Topics.deadLetter],
-        from: 'latest',
-        handler: (m) => {
-          dead.push(m.event);
-          return Promise.resolve();
-        },
-      });
+      const { dead, sub } = await deadLetters(platform.bus, `faults-dead-letters-${Date.now()}`);
       try {
         await sleep(kafka === '' ? 0 : 3000); // the group has joined before anything is dead-lettered
         const from = Date.UTC(2024, 6, 1) + (mode === 'kafka' ? 2 * DAY : 0);
@@ -202,16 +208,7 @@ describe('malformed whole events (embedded)', () => {
       }),
       logger,
     });
-    const dead: BusEvent[] = [];
-    const sub = await platform.bus.subscribe({
-      groupId: 'faults-whole-dead-letters',
-      topics: [Topics.deadLetter],
-      from: 'latest',
-      handler: (m) => {
-        dead.push(m.event);
-        return Promise.resolve();
-      },
-    });
+    const { dead, sub } = await deadLetters(platform.bus, 'faults-whole-dead-letters');
     try {
       await platform.bus.publish(Topics.data('kline'), [
         { key: 'X', event: makeEvent({ type: EventTypes.data('kline'), source: '/f', data: 'garbage' }) },

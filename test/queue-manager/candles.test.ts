@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketFor } from '../../functions/queue-manager/chart-routes.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
-import { identify, seriesKey } from '../../shared/contracts/records.ts';
+import { seriesRecord } from '../../shared/store/store.ts';
 import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.ts';
 import { startManager, tempDir, type TestManager } from './helpers.ts';
 
@@ -37,10 +37,7 @@ describe('GET /series/…/candles', () => {
     m = await startManager({ sqlitePath: path.join(t.dir, 'm.sqlite') });
     await m.store.upsertRecords(
       canonicalCollection('kline'),
-      klines.map((k) => {
-        const id = identify('kline', k);
-        return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
-      }),
+      klines.map((k) => seriesRecord('kline', k)),
     );
   });
   afterAll(async () => {

@@ -18,7 +18,7 @@ import { syntheticMarket } from '../../functions/dummy-service/synthetic-market.
 import type { Platform } from '../../functions/platform/platform.ts';
 import { startTestPlatform, type TestPlatform } from '../platform/start.ts';
 import { canonicalCollection } from '../../shared/contracts/events.ts';
-import { identify, seriesKey } from '../../shared/contracts/records.ts';
+import { seriesRecord } from '../../shared/store/store.ts';
 import { recordCoverage } from '../../shared/store/coverage.ts';
 import { createRegistry } from '../../shared/analytics/registry.ts';
 import type { ModelMetrics } from '../../shared/contracts/analytics.ts';
@@ -66,10 +66,7 @@ describe('status page in headless chromium', () => {
       seed: 2,
     });
     const klines = m.klines[0]!.filter((k) => k.open_time < HOLE.from || k.open_time >= HOLE.to);
-    const records = klines.map((k) => {
-      const id = identify('kline', k);
-      return { key: id.key, series: seriesKey(id.series), time: id.time, doc: k };
-    });
+    const records = klines.map((k) => seriesRecord('kline', k));
     await platform.store.upsertRecords(canonicalCollection('kline'), records);
     await recordCoverage(platform.store, canonicalCollection('kline'), 'spot:BTCUSDT:klines_1m', {
       covered: [
